@@ -1,0 +1,70 @@
+/**
+ * The boundary between agents (core, no tensors) and language models (model/, tensors).
+ *
+ * An agent turns a conversation into messages and asks its {@link Policy} for completions. The real
+ * policy is the TensorFlow.js transformer in `src/model/`; tests use scripted doubles. A policy takes a
+ * batch of conversations so that a group of episodes can be sampled as one batch.
+ */
+import type { Role, ToolCall } from "./trajectory.js";
+
+/** A chat message as a chat template sees it. */
+export interface ChatMessage {
+  role: Role;
+  content: string;
+  /** Tool calls of an assistant message (rendered by templates that support tools). */
+  toolCalls?: ToolCall[];
+  /** The tool name, on `tool` messages. */
+  name?: string;
+}
+
+/** A tool as a chat template and a model see it (JSON-schema parameters, HF convention). */
+export interface ToolSchema {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+}
+
+/** How to sample. */
+export interface SamplingOptions {
+  /** Softmax temperature; 0 = greedy (argmax). */
+  temperature: number;
+  /** Nucleus sampling: keep the smallest set of tokens whose probability reaches topP (1 = off). */
+  topP: number;
+  /** Keep only the topK most likely tokens (0 = off). */
+  topK: number;
+  /** The most tokens to generate per completion. */
+  maxNewTokens: number;
+  /** Generation stops after any of these strings appears (the string is kept in the text). */
+  stop?: string[];
+  /** Tools to advertise through the chat template. */
+  tools?: ToolSchema[];
+  /** Stops generation early (between tokens) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** One sampled completion. */
+export interface Generation {
+  /** The decoded completion text (without the EOS token). */
+  text: string;
+  /** The prompt as token ids (chat template applied, generation prompt included). */
+  promptTokenIds: number[];
+  /** The sampled token ids (including the EOS token when one was sampled). */
+  tokenIds: number[];
+  /** log p(token) under the sampling distribution (after temperature/top-k/top-p), per token. */
+  logprobs: number[];
+  /** `stop`: EOS or a stop string; `length`: `maxNewTokens` reached. */
+  finishReason: "stop" | "length";
+}
+
+/** Anything that can continue conversations. */
+export interface Policy {
+  /** A human-readable name (the model name). */
+  readonly name: string;
+  /**
+   * One completion per conversation, sampled as one batch.
+   * `conversations[i]` is the full message list (system prompt included) for completion i.
+   */
+  generate(conversations: ChatMessage[][], options: SamplingOptions): Promise<Generation[]>;
+  /** Frees resources (tensors, workers). */
+  dispose?(): void;
+}
