@@ -50,7 +50,11 @@ export interface Generation {
   promptTokenIds: number[];
   /** The sampled token ids (including the EOS token when one was sampled). */
   tokenIds: number[];
-  /** log p(token) under the sampling distribution (after temperature/top-k/top-p), per token. */
+  /**
+   * Per sampled token, `log softmax(logits / T)[token]` with T the temperature (T = 1 when greedy):
+   * the quantity the GRPO loss recomputes for the importance ratio. Top-k/top-p truncation is not
+   * applied to it (as in TRL), so it is comparable across sampling settings.
+   */
   logprobs: number[];
   /** `stop`: EOS or a stop string; `length`: `maxNewTokens` reached. */
   finishReason: "stop" | "length";

@@ -55,7 +55,7 @@ export interface TurnGeneration {
   promptTokenIds: number[];
   /** The sampled completion token ids (including a final stop/EOS token when one was sampled). */
   tokenIds: number[];
-  /** log p(token) under the sampling distribution, one per entry of `tokenIds`. */
+  /** `log softmax(logits / temperature)` of each sampled token (see `Generation.logprobs`). */
   logprobs: number[];
   /** `stop`: hit EOS or a stop string; `length`: hit `maxNewTokens` (truncated). */
   finishReason: "stop" | "length";
