@@ -1,8 +1,46 @@
 // The public API of grpo-agent-framework: grouped re-exports only.
+import { registerTfPolicyResolver } from "./model/registry.js";
 
-// Core vocabulary (no tensors)
+// Core vocabulary (no tensors): trajectories, rewards, environments, agents, tools, episodes
 export * from "./core/errors.js";
 export * from "./core/rng.js";
 export * from "./core/stats.js";
 export * from "./core/trajectory.js";
 export * from "./core/policy.js";
+export * from "./core/reward.js";
+export * from "./core/rewards/index.js";
+export * from "./core/environment.js";
+export * from "./core/tools.js";
+export * from "./core/agent.js";
+export * from "./core/episode.js";
+
+// The policy: backend, tokenizer, transformer, generation, weights, model registry
+export * from "./model/backend.js";
+export * from "./model/config.js";
+export {
+  ChatTokenizer, type EncodeOptions, type DecodeOptions, type ChatTemplateOptions, type StreamDecoder, type TokenizerFiles,
+  type HFTokenizerJSON, type HFTokenizerConfig, type HFAddedToken, type HFBPEModel, type HFNamedChatTemplate, type HFTokenValue,
+} from "./model/tokenizer.js";
+export {
+  trainBPE, type TrainBPEOptions, builtinChatTemplate, builtinTokenizerConfig, type BuiltinTokenizerConfigOptions, BUILTIN_SPECIAL_TOKENS,
+} from "./model/bpe-trainer.js";
+export * from "./model/transformer.js";
+export * from "./model/generate.js";
+export * from "./model/safetensors.js";
+export * from "./model/weights.js";
+export * from "./model/policy.js";
+export * from "./model/registry.js";
+
+// Training: config, GRPO math, trainer, diagnostics, checkpoints
+export * from "./training/config.js";
+export * from "./training/history.js";
+export * from "./training/events.js";
+export * from "./training/diagnostics.js";
+export * from "./training/optimizer.js";
+export * from "./training/batch.js";
+export * from "./training/sampler.js";
+export * from "./training/checkpoint.js";
+export * from "./training/trainer.js";
+
+// Importing the package lets `agent.initialize()` load TensorFlow.js models by name.
+registerTfPolicyResolver();

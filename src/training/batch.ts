@@ -12,6 +12,7 @@
  */
 import { GrpoError } from "../core/errors.js";
 import type { TrajectoryGroup } from "../core/trajectory.js";
+import type { LossType } from "./config.js";
 
 /** One assistant turn ready for the loss. */
 export interface TrainingRow {
@@ -29,8 +30,6 @@ export interface TrainingRow {
   truncated: boolean;
 }
 
-/** Loss aggregation modes (see `GRPOConfig.lossType`). */
-export type LossType = "grpo" | "bnpo" | "dr_grpo" | "dapo";
 
 /**
  * Builds one row per sampled assistant turn. `advantages[g][i]` belongs to trajectory i of group g.

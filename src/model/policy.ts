@@ -1,0 +1,179 @@
+/**
+ * The TensorFlow.js policy: a transformer, its chat tokenizer and a seeded sampler behind the
+ * core's `Policy` interface.
+ *
+ * Concurrent `generate` calls are coalesced: every call that arrives in the same event-loop turn
+ * (e.g. the `numGenerations` episodes of a group, each asking for its next turn) is sampled as one
+ * batch through the KV cache. Agents stay simple (one call per turn) and rollouts still batch.
+ * Requests are served in arrival order, which is deterministic, so a seed fixes every sample.
+ */
+import path from "node:path";
+import { GrpoError } from "../core/errors.js";
+import type { ChatMessage, Generation, Policy, SamplingOptions } from "../core/policy.js";
+import { Rng, type RngState } from "../core/rng.js";
+import { selectBackend } from "./backend.js";
+import { generate } from "./generate.js";
+import { ChatTokenizer } from "./tokenizer.js";
+import { Transformer } from "./transformer.js";
+import { loadModelFolder } from "./weights.js";
+import * as tf from "@tensorflow/tfjs";
+
+interface PendingRequest {
+  conversations: ChatMessage[][];
+  options: SamplingOptions;
+  resolve: (generations: Generation[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Options of {@link TfPolicy.fromFolder}. */
+export interface TfPolicyLoadOptions {
+  /** The name the policy reports (default: the folder path). */
+  name?: string;
+  /** Seed of the sampling RNG (default 0). */
+  seed?: number;
+}
+
+function optionsKey(o: SamplingOptions): string {
+  return JSON.stringify([o.temperature, o.topP, o.topK, o.maxNewTokens, o.stop ?? [], o.tools ?? []]);
+}
+
+/** A trainable TensorFlow.js language model that agents can sample from. */
+export class TfPolicy implements Policy {
+  readonly name: string;
+  readonly model: Transformer;
+  readonly tokenizer: ChatTokenizer;
+  /** Token ids that end a completion: the tokenizer's EOS plus the generation config's. */
+  readonly eosTokenIds: number[];
+  private rng: Rng;
+  private queue: PendingRequest[] = [];
+  private flushScheduled = false;
+  private busy: Promise<void> = Promise.resolve();
+
+  constructor(options: { name: string; model: Transformer; tokenizer: ChatTokenizer; seed?: number; eosTokenIds?: number[] }) {
+    if (options.tokenizer.vocabSize > options.model.config.vocabSize) {
+      throw new GrpoError("invalid_model", "The tokenizer has more tokens than the model's vocabulary.", {
+        field: "vocab_size",
+        value: options.model.config.vocabSize,
+        expected: `at least the tokenizer's ${options.tokenizer.vocabSize} tokens`,
+        fix: "use the tokenizer the model was trained with.",
+      });
+    }
+    this.name = options.name;
+    this.model = options.model;
+    this.tokenizer = options.tokenizer;
+    this.eosTokenIds = [...new Set([options.tokenizer.eosTokenId, ...(options.eosTokenIds ?? [])])];
+    this.rng = Rng.fromSeed(options.seed ?? 0);
+  }
+
+  /** Loads a Hugging Face GPT-2-format folder (config.json, model.safetensors, tokenizer files). */
+  static async fromFolder(dir: string, options: TfPolicyLoadOptions = {}): Promise<TfPolicy> {
+    await selectBackend();
+    const folder = await loadModelFolder(dir);
+    const tokenizer = await ChatTokenizer.fromFolder(dir);
+    const tensors: Record<string, tf.Tensor> = {};
+    for (const [name, t] of Object.entries(folder.tensors)) tensors[name] = tf.tensor(t.data, t.shape, "float32");
+    let model: Transformer;
+    try {
+      model = Transformer.fromTensors(folder.config, tensors);
+    } finally {
+      tf.dispose(Object.values(tensors));
+    }
+    const genEos = folder.generationConfig?.eos_token_id;
+    const extraEos = (Array.isArray(genEos) ? genEos : genEos === undefined || genEos === null ? [] : [genEos])
+      .filter((id): id is number => Number.isInteger(id) && (id as number) < folder.config.vocabSize);
+    return new TfPolicy({ name: options.name ?? path.resolve(dir), model, tokenizer, seed: options.seed, eosTokenIds: extraEos });
+  }
+
+  /** Restarts the sampling RNG from a seed. */
+  reseed(seed: number): void {
+    this.rng = Rng.fromSeed(seed);
+  }
+
+  /** The sampling RNG's state (saved in checkpoints). */
+  getRngState(): RngState {
+    return this.rng.getState();
+  }
+
+  /** Continues sampling exactly from a saved RNG state. */
+  setRngState(state: RngState): void {
+    this.rng = Rng.fromState(state);
+  }
+
+  /** Samples one completion per conversation; concurrent calls share one batch. */
+  generate(conversations: ChatMessage[][], options: SamplingOptions): Promise<Generation[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ conversations, options, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // Wait for the previous batch, then let every caller of this turn enqueue before sampling.
+        this.busy = this.busy.then(() => new Promise<void>((done) => setImmediate(() => {
+          this.flushScheduled = false;
+          this.flush().then(done, done);
+        })));
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const requests = this.queue;
+    this.queue = [];
+    const byOptions = new Map<string, PendingRequest[]>();
+    for (const r of requests) {
+      const key = optionsKey(r.options);
+      byOptions.set(key, [...(byOptions.get(key) ?? []), r]);
+    }
+    for (const group of byOptions.values()) {
+      try {
+        const generations = await this.sampleBatch(group.flatMap((r) => r.conversations), group[0].options,
+          group.map((r) => r.options.signal).filter((s): s is AbortSignal => s !== undefined));
+        let offset = 0;
+        for (const r of group) {
+          r.resolve(generations.slice(offset, offset + r.conversations.length));
+          offset += r.conversations.length;
+        }
+      } catch (error) {
+        for (const r of group) r.reject(error);
+      }
+    }
+  }
+
+  private async sampleBatch(conversations: ChatMessage[][], options: SamplingOptions, signals: AbortSignal[]): Promise<Generation[]> {
+    const prompts = conversations.map((messages) =>
+      this.tokenizer.encodeChat(messages, { addGenerationPrompt: true, tools: options.tools }));
+    const stops = (options.stop ?? []).filter((s) => s.length > 0);
+    const results = await generate(this.model, prompts, {
+      maxNewTokens: options.maxNewTokens,
+      temperature: options.temperature,
+      topK: options.topK,
+      topP: options.topP,
+      eosTokenIds: this.eosTokenIds,
+      rng: this.rng,
+      signal: signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals),
+      stopCheck: stops.length === 0 ? undefined : (_row, ids) => {
+        const text = this.tokenizer.decodeStable(ids, { skipSpecialTokens: true });
+        return stops.some((s) => text.includes(s));
+      },
+    });
+    return results.map((r) => {
+      const last = r.tokenIds[r.tokenIds.length - 1];
+      const body = r.finishReason === "stop" && this.eosTokenIds.includes(last) ? r.tokenIds.slice(0, -1) : r.tokenIds;
+      let text = this.tokenizer.decode(body, { skipSpecialTokens: true });
+      for (const s of stops) {
+        const at = text.indexOf(s);
+        if (at >= 0) text = text.slice(0, at + s.length);
+      }
+      return {
+        text,
+        promptTokenIds: r.promptTokenIds,
+        tokenIds: r.tokenIds,
+        logprobs: r.logprobs,
+        finishReason: r.finishReason,
+      };
+    });
+  }
+
+  /** Frees the model's tensors. */
+  dispose(): void {
+    this.model.dispose();
+  }
+}

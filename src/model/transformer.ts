@@ -1,0 +1,675 @@
+/**
+ * A GPT-2 decoder-only transformer on TensorFlow.js: forward pass, KV cache, token log-probs.
+ *
+ * Legend for the shape comments:
+ *   B  batch rows              T  new tokens per row in this call
+ *   L  positions already in the KV cache          Tk = L + T  keys each query may look at
+ *   C  residual width (nEmbd)  nh heads (nHead)   hs head size (C / nh)
+ *   V  vocabulary size         P  context window (nPositions)   N = B * T flattened rows
+ *
+ * Architecture (GPT-2): token + position embeddings; nLayer blocks of pre-LayerNorm causal
+ * self-attention (fused `c_attn` [C, 3C], Conv1D layout `x @ W + b`) and a GELU-tanh MLP; a final
+ * LayerNorm; an output head tied to `wte` (or an untied `lm_head` [V, C]).
+ *
+ * Padding, two kinds, both through `attentionMask` (1 = real token, 0 = padding):
+ *   - Left padding, for batched generation of prompts of different lengths: pads come first, and
+ *     the default position ids start at 0 at each row's first real token.
+ *   - Right padding, for training log-probs: pads come last; real tokens never attend to them
+ *     (causality) and {@link Transformer.tokenLogprobs} returns 0 at padded positions.
+ * Pad positions themselves produce meaningless (finite) outputs; pad ids must still be valid ids.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { z } from "zod";
+import { GrpoError } from "../core/errors.js";
+import { Rng } from "../core/rng.js";
+import { parseWith } from "../core/validation.js";
+import { validateModelConfig, type ModelConfig } from "./config.js";
+import { batchMatMul, embeddingLookup, geluTanh, linear, targetLogSoftmax } from "./ops.js";
+
+/** Added to attention scores of keys a query must not see (finite, so no NaN on all-masked rows). */
+const MASKED_SCORE = -1e9;
+
+// ---------------------------------------------------------------------------------------------
+// Parameter names and shapes
+
+const BLOCK_PARAMS = [
+  "ln_1.weight",
+  "ln_1.bias",
+  "attn.c_attn.weight",
+  "attn.c_attn.bias",
+  "attn.c_proj.weight",
+  "attn.c_proj.bias",
+  "ln_2.weight",
+  "ln_2.bias",
+  "mlp.c_fc.weight",
+  "mlp.c_fc.bias",
+  "mlp.c_proj.weight",
+  "mlp.c_proj.bias",
+] as const;
+
+function blockShapes(config: ModelConfig): Record<(typeof BLOCK_PARAMS)[number], number[]> {
+  const { nEmbd: c, nInner } = config;
+  return {
+    "ln_1.weight": [c],
+    "ln_1.bias": [c],
+    "attn.c_attn.weight": [c, 3 * c],
+    "attn.c_attn.bias": [3 * c],
+    "attn.c_proj.weight": [c, c],
+    "attn.c_proj.bias": [c],
+    "ln_2.weight": [c],
+    "ln_2.bias": [c],
+    "mlp.c_fc.weight": [c, nInner],
+    "mlp.c_fc.bias": [nInner],
+    "mlp.c_proj.weight": [nInner, c],
+    "mlp.c_proj.bias": [c],
+  };
+}
+
+function shapesOf(config: ModelConfig): Record<string, number[]> {
+  const shapes: Record<string, number[]> = {
+    "wte.weight": [config.vocabSize, config.nEmbd],
+    "wpe.weight": [config.nPositions, config.nEmbd],
+  };
+  const block = blockShapes(config);
+  for (let i = 0; i < config.nLayer; i++) {
+    for (const name of BLOCK_PARAMS) shapes[`h.${i}.${name}`] = block[name];
+  }
+  shapes["ln_f.weight"] = [config.nEmbd];
+  shapes["ln_f.bias"] = [config.nEmbd];
+  if (!config.tieWordEmbeddings) shapes["lm_head.weight"] = [config.vocabSize, config.nEmbd];
+  return shapes;
+}
+
+/** The initial value of each parameter kind (GPT-2's init). */
+function initialStd(name: string, config: ModelConfig): number | "ones" | "zeros" {
+  if (/\.bias$/.test(name)) return "zeros";
+  if (/(^|\.)ln_(1|2|f)\.weight$/.test(name)) return "ones";
+  // Residual projections are scaled down so the residual stream's variance does not grow with depth.
+  if (/\.c_proj\.weight$/.test(name)) return 0.02 / Math.sqrt(2 * config.nLayer);
+  return 0.02;
+}
+
+/** A 32-bit FNV-1a hash, to give every parameter its own seed stream. */
+function hashSeed(seed: number, name: string): number {
+  let h = 0x811c9dc5 ^ (seed | 0);
+  const text = `${seed}/${name}`;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h | 0;
+}
+
+function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// KV cache
+
+/**
+ * Keys and values of the positions a model has already processed, so that generation feeds only
+ * the new token each step. Pass the same cache to successive {@link Transformer.forward} calls:
+ * each call appends its positions. With a cache, `attentionMask` and `positionIds` describe only
+ * the new tokens; the cache remembers the earlier ones.
+ *
+ * A cache belongs to one model and one batch; it is invalid once the weights change. It holds
+ * tensors: call {@link KVCache.dispose} when done. Discard a cache after a forward call that threw.
+ */
+export class KVCache {
+  /** Per layer: keys stored transposed, (B, nh, hs, L), and values, (B, nh, L, hs). */
+  private layers: { keyT: tf.Tensor4D; value: tf.Tensor4D }[] = [];
+  /** Per row, 1 for each cached real position and 0 for each cached pad. */
+  private keyMask: number[][] = [];
+  /** Per row, the position id the next real token gets. */
+  private nextPositions: number[] = [];
+  /** The output head transposed to (C, V), computed once per cache (generation reuses it). */
+  private transposedHead: tf.Tensor2D | undefined;
+
+  /** Number of cached positions (L), pads included. */
+  get length(): number {
+    return this.keyMask.length === 0 ? 0 : this.keyMask[0].length;
+  }
+
+  /** Rows in the cache, or undefined while empty. */
+  get batchSize(): number | undefined {
+    return this.keyMask.length === 0 ? undefined : this.keyMask.length;
+  }
+
+  /** Per row, the position id its next real token will get by default. */
+  get nextPositionIds(): readonly number[] {
+    return this.nextPositions;
+  }
+
+  /** Per row, the key mask of the cached positions (1 real, 0 pad). */
+  get attentionMask(): readonly (readonly number[])[] {
+    return this.keyMask;
+  }
+
+  /** Frees the cached tensors; the cache is then empty and reusable. */
+  dispose(): void {
+    for (const { keyT, value } of this.layers) {
+      keyT.dispose();
+      value.dispose();
+    }
+    this.transposedHead?.dispose();
+    this.layers = [];
+    this.keyMask = [];
+    this.nextPositions = [];
+    this.transposedHead = undefined;
+  }
+
+  /** @internal Appends one layer's new keys/values; returns all keys/values (owned by the cache). */
+  appendLayer(layer: number, keyT: tf.Tensor4D, value: tf.Tensor4D): { keyT: tf.Tensor4D; value: tf.Tensor4D } {
+    const old = this.layers[layer];
+    const next =
+      old === undefined
+        ? { keyT: tf.keep(keyT.clone()), value: tf.keep(value.clone()) }
+        : {
+            keyT: tf.keep(tf.concat([old.keyT, keyT], 3)), // (B, nh, hs, L + T)
+            value: tf.keep(tf.concat([old.value, value], 2)), // (B, nh, L + T, hs)
+          };
+    old?.keyT.dispose();
+    old?.value.dispose();
+    this.layers[layer] = next;
+    return next;
+  }
+
+  /** @internal Records the new tokens' mask and positions after a successful forward pass. */
+  commit(newMask: number[][], nextPositions: number[]): void {
+    this.keyMask = this.keyMask.length === 0 ? newMask.map((row) => row.slice()) : this.keyMask.map((row, b) => row.concat(newMask[b]));
+    this.nextPositions = nextPositions.slice();
+  }
+
+  /** @internal The transposed head (C, V), computed on first use and kept until dispose. */
+  headFor(compute: () => tf.Tensor2D): tf.Tensor2D {
+    if (this.transposedHead === undefined) this.transposedHead = tf.keep(compute());
+    return this.transposedHead;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward pass
+
+/** Options of {@link Transformer.forward} / {@link transformerForward}. */
+export interface ForwardOptions {
+  /**
+   * [B, T], 1 = real token, 0 = padding (any numeric dtype). Default: all real. With a `kvCache`,
+   * it covers only the new tokens. Left padding (generation) and right padding (training) both work.
+   */
+  attentionMask?: tf.Tensor2D;
+  /**
+   * int32 [B, T] position ids in [0, nPositions). Default: the count of real tokens before each
+   * token in its row (so a row's first real token has position 0, whatever padding precedes it),
+   * continuing from the cache's positions when a `kvCache` is given.
+   */
+  positionIds?: tf.Tensor2D;
+  /** A KV cache to read earlier positions from and append these ones to (see {@link KVCache}). */
+  kvCache?: KVCache;
+  /** Compute logits for the last position only: output [B, 1, V] (generation's prefill). Default false. */
+  lastPositionOnly?: boolean;
+}
+
+/** What the JS side works out from the (small) id and mask tensors before any float math. */
+interface InputPlan {
+  batch: number;
+  steps: number;
+  /** int32 (B, T) position ids. */
+  positions: Int32Array;
+  /** (B, T) mask of the new tokens. */
+  newMask: number[][];
+  /** Additive attention bias, (Bb, 1, T, Tk) with Bb = B or 1; null when nothing is masked. */
+  bias: { values: Float32Array; shape: [number, 1, number, number] } | null;
+  nextPositions: number[];
+}
+
+function readMatrix(t: tf.Tensor, batch: number, steps: number, field: string): Float32Array | Int32Array | Uint8Array {
+  if (t.rank !== 2 || t.shape[0] !== batch || t.shape[1] !== steps) {
+    throw new GrpoError("invalid_argument", "A tensor has the wrong shape.", {
+      field,
+      value: t.shape,
+      expected: `shape [${batch}, ${steps}] (the shape of inputIds)`,
+    });
+  }
+  return t.dataSync() as Float32Array | Int32Array | Uint8Array;
+}
+
+function planInputs(config: ModelConfig, inputIds: tf.Tensor2D, options: ForwardOptions): InputPlan {
+  if (!(inputIds instanceof tf.Tensor) || inputIds.rank !== 2 || inputIds.dtype !== "int32" || inputIds.size === 0) {
+    throw new GrpoError("invalid_argument", "inputIds must be a non-empty int32 tensor of shape [B, T].", {
+      field: "inputIds",
+      value: inputIds instanceof tf.Tensor ? { shape: inputIds.shape, dtype: inputIds.dtype } : inputIds,
+      expected: "tf.tensor2d(ids, [B, T], \"int32\")",
+    });
+  }
+  const [batch, steps] = inputIds.shape;
+  const ids = inputIds.dataSync();
+  for (let i = 0; i < ids.length; i++) {
+    if (!(ids[i] >= 0 && ids[i] < config.vocabSize)) {
+      throw new GrpoError("invalid_argument", "A token id lies outside the vocabulary.", {
+        field: `inputIds[${Math.floor(i / steps)}][${i % steps}]`,
+        value: ids[i],
+        expected: `an id in [0, ${config.vocabSize})`,
+        fix: "pad with a valid id (e.g. 0) and mark pads with attentionMask = 0.",
+      });
+    }
+  }
+  const cache = options.kvCache;
+  const cached = cache?.length ?? 0;
+  if (cache !== undefined && cache.batchSize !== undefined && cache.batchSize !== batch) {
+    throw new GrpoError("invalid_argument", "The KV cache holds a different number of rows than inputIds.", {
+      field: "kvCache",
+      value: cache.batchSize,
+      expected: `${batch} rows`,
+      fix: "use one KVCache per batch.",
+    });
+  }
+
+  const maskValues = options.attentionMask ? readMatrix(options.attentionMask, batch, steps, "attentionMask") : undefined;
+  const newMask: number[][] = [];
+  for (let b = 0; b < batch; b++) {
+    const row: number[] = [];
+    for (let t = 0; t < steps; t++) row.push(maskValues === undefined || maskValues[b * steps + t] !== 0 ? 1 : 0);
+    newMask.push(row);
+  }
+
+  // Position ids: given, or counted from the real tokens before each token (per row).
+  const positions = new Int32Array(batch * steps);
+  const nextPositions: number[] = [];
+  const given = options.positionIds ? readMatrix(options.positionIds, batch, steps, "positionIds") : undefined;
+  for (let b = 0; b < batch; b++) {
+    let next = cache?.nextPositionIds[b] ?? 0;
+    for (let t = 0; t < steps; t++) {
+      const real = newMask[b][t] === 1;
+      const pos = given !== undefined ? given[b * steps + t] : Math.max(0, real ? next : next - 1);
+      if (!(Number.isInteger(pos) && pos >= 0 && pos < config.nPositions)) {
+        throw new GrpoError("invalid_argument", "A position lies outside the model's context window.", {
+          field: given !== undefined ? `positionIds[${b}][${t}]` : `inputIds[${b}]`,
+          value: pos,
+          expected: `positions in [0, ${config.nPositions}) (nPositions)`,
+          fix: `keep each row within ${config.nPositions} real tokens (generate() truncates prompts from the left).`,
+        });
+      }
+      positions[b * steps + t] = pos;
+      if (real) next = pos + 1;
+    }
+    nextPositions.push(next);
+  }
+
+  // Attention bias: causal (query t sits at cache index L + t) plus key padding.
+  const keys = cached + steps;
+  const keyMask = newMask.map((row, b) => (cache !== undefined && cached > 0 ? cache.attentionMask[b].concat(row) : row));
+  const anyPad = keyMask.some((row) => row.includes(0));
+  let bias: InputPlan["bias"] = null;
+  if (anyPad || steps > 1) {
+    const rows = anyPad ? batch : 1;
+    const values = new Float32Array(rows * steps * keys);
+    for (let b = 0; b < rows; b++) {
+      for (let t = 0; t < steps; t++) {
+        const base = (b * steps + t) * keys;
+        for (let k = 0; k < keys; k++) {
+          const visible = k <= cached + t && (!anyPad || keyMask[b][k] === 1);
+          if (!visible) values[base + k] = MASKED_SCORE;
+        }
+      }
+    }
+    bias = { values, shape: [rows, 1, steps, keys] };
+  }
+  return { batch, steps, positions, newMask, bias, nextPositions };
+}
+
+function layerNorm(x: tf.Tensor2D, weight: tf.Tensor, bias: tf.Tensor, epsilon: number): tf.Tensor2D {
+  const mean = tf.mean(x, 1, true); // (N, 1)
+  const centered = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centered), 1, true); // (N, 1), biased like GPT-2
+  return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, epsilon))), weight), bias) as tf.Tensor2D;
+}
+
+function causalSelfAttention(
+  x: tf.Tensor2D,
+  p: (name: string) => tf.Tensor,
+  config: ModelConfig,
+  layer: number,
+  plan: InputPlan,
+  bias: tf.Tensor4D | null,
+  cache: KVCache | undefined,
+): tf.Tensor2D {
+  const { batch: B, steps: T } = plan;
+  const C = config.nEmbd;
+  const nh = config.nHead;
+  const hs = C / nh;
+  const qkv = linear(x, p("attn.c_attn.weight") as tf.Tensor2D, p("attn.c_attn.bias") as tf.Tensor1D); // (N, 3C)
+  const [q, k, v] = tf.split(tf.reshape(qkv, [B, T, 3 * C]), 3, 2); // 3 × (B, T, C)
+  const query = tf.transpose(tf.reshape(q, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
+  let keyT = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 3, 1]) as tf.Tensor4D; // (B, nh, hs, T)
+  let value = tf.transpose(tf.reshape(v, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
+  if (cache !== undefined) ({ keyT, value } = cache.appendLayer(layer, keyT, value)); // (B, nh, hs, Tk), (B, nh, Tk, hs)
+  let scores = tf.mul(batchMatMul(query, keyT), 1 / Math.sqrt(hs)) as tf.Tensor4D; // (B, nh, T, Tk)
+  if (bias !== null) scores = tf.add(scores, bias); // bias (B or 1, 1, T, Tk) broadcasts over heads
+  const weights = tf.softmax(scores) as tf.Tensor4D; // (B, nh, T, Tk), over keys
+  const heads = batchMatMul(weights, value); // (B, nh, T, hs)
+  const merged = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D; // (B, T, nh, hs) -> (N, C)
+  return linear(merged, p("attn.c_proj.weight") as tf.Tensor2D, p("attn.c_proj.bias") as tf.Tensor1D); // (N, C)
+}
+
+function mlp(x: tf.Tensor2D, p: (name: string) => tf.Tensor): tf.Tensor2D {
+  const hidden = geluTanh(linear(x, p("mlp.c_fc.weight") as tf.Tensor2D, p("mlp.c_fc.bias") as tf.Tensor1D)); // (N, nInner)
+  return linear(hidden, p("mlp.c_proj.weight") as tf.Tensor2D, p("mlp.c_proj.bias") as tf.Tensor1D); // (N, C)
+}
+
+function requireParams(config: ModelConfig, params: Record<string, tf.Tensor>): void {
+  for (const [name, shape] of Object.entries(shapesOf(config))) {
+    const t = params[name];
+    const ok = t instanceof tf.Tensor && !t.isDisposed && t.rank === shape.length && t.shape.every((d, i) => d === shape[i]);
+    if (!ok) {
+      throw new GrpoError("invalid_weights", "A parameter is missing, disposed or of the wrong shape.", {
+        field: `params["${name}"]`,
+        value: t instanceof tf.Tensor ? (t.isDisposed ? "a disposed tensor" : t.shape) : t,
+        expected: `a float32 tensor of shape ${shapeText(shape)}`,
+        fix: "pass the full parameter record of a model of this config (model.params); do not use a disposed model.",
+      });
+    }
+  }
+}
+
+/**
+ * The pure forward pass: logits for every position (or only the last) from a parameter record.
+ * Differentiable with respect to `params` (use inside `tf.variableGrads`/`tf.grads`). Reads the
+ * small id/mask tensors synchronously to validate them and build positions and masks.
+ *
+ * @param config - the architecture
+ * @param params - tensors keyed by canonical GPT-2 names (see {@link Transformer.parameterNames})
+ * @param inputIds - int32 [B, T], ids in [0, vocabSize)
+ * @returns float32 logits [B, T, V] ([B, 1, V] with `lastPositionOnly`)
+ */
+export function transformerForward(
+  config: ModelConfig,
+  params: Record<string, tf.Tensor>,
+  inputIds: tf.Tensor2D,
+  options: ForwardOptions = {},
+): tf.Tensor3D {
+  requireParams(config, params);
+  const plan = planInputs(config, inputIds, options);
+  const { batch: B, steps: T } = plan;
+  const C = config.nEmbd;
+  const eps = config.layerNormEpsilon;
+  const cache = options.kvCache;
+  const logits = tf.tidy(() => {
+    const positions = tf.tensor2d(plan.positions, [B, T], "int32");
+    const bias = plan.bias === null ? null : tf.tensor4d(plan.bias.values, plan.bias.shape);
+    const tokens = embeddingLookup(params["wte.weight"] as tf.Tensor2D, inputIds); // (B, T, C)
+    const where = embeddingLookup(params["wpe.weight"] as tf.Tensor2D, positions); // (B, T, C)
+    let x = tf.reshape(tf.add(tokens, where), [B * T, C]) as tf.Tensor2D; // (N, C)
+    for (let i = 0; i < config.nLayer; i++) {
+      const p = (name: string): tf.Tensor => params[`h.${i}.${name}`];
+      x = tf.add(x, causalSelfAttention(layerNorm(x, p("ln_1.weight"), p("ln_1.bias"), eps), p, config, i, plan, bias, cache));
+      x = tf.add(x, mlp(layerNorm(x, p("ln_2.weight"), p("ln_2.bias"), eps), p));
+    }
+    let rows = T;
+    if (options.lastPositionOnly && T > 1) {
+      x = tf.reshape(tf.slice(tf.reshape(x, [B, T, C]), [0, T - 1, 0], [B, 1, C]), [B, C]); // (B, T, C) -> (B, C)
+      rows = 1;
+    }
+    x = layerNorm(x, params["ln_f.weight"], params["ln_f.bias"], eps);
+    // The head is used as (C, V) so the matMul needs no transpose flag (slow on wasm).
+    const headWeight = (config.tieWordEmbeddings ? params["wte.weight"] : params["lm_head.weight"]) as tf.Tensor2D;
+    const head = cache !== undefined ? cache.headFor(() => tf.transpose(headWeight)) : (tf.transpose(headWeight) as tf.Tensor2D);
+    return tf.reshape(linear(x, head), [B, rows, config.vocabSize]) as tf.Tensor3D; // (N, V) -> (B, T, V)
+  });
+  cache?.commit(plan.newMask, plan.nextPositions);
+  return logits;
+}
+
+/** Options of {@link Transformer.tokenLogprobs}. */
+export interface TokenLogprobOptions {
+  /** [B, T], 1 = real, 0 = padding (right padding for training); padded positions return 0. */
+  attentionMask?: tf.Tensor2D;
+  /** Softmax temperature (> 0) the logits are divided by. Default 1. */
+  temperature?: number;
+}
+
+/**
+ * `log softmax(logits / temperature)[targetIds]` at every position: the per-token log-probs of the
+ * GRPO loss. Differentiable with respect to `params`.
+ *
+ * @param inputIds - int32 [B, T]
+ * @param targetIds - int32 [B, T], the token each position predicts (usually inputIds shifted left)
+ * @returns float32 [B, T]; 0 where `attentionMask` is 0
+ */
+export function transformerTokenLogprobs(
+  config: ModelConfig,
+  params: Record<string, tf.Tensor>,
+  inputIds: tf.Tensor2D,
+  targetIds: tf.Tensor2D,
+  options: TokenLogprobOptions = {},
+): tf.Tensor2D {
+  const temperature = options.temperature ?? 1;
+  if (!(Number.isFinite(temperature) && temperature > 0)) {
+    throw new GrpoError("invalid_argument", "The temperature of token log-probs must be positive.", {
+      field: "temperature",
+      value: temperature,
+      expected: "a number > 0 (1 = plain log-softmax)",
+    });
+  }
+  const [B, T] = inputIds.shape;
+  if (!(targetIds instanceof tf.Tensor) || targetIds.dtype !== "int32") {
+    throw new GrpoError("invalid_argument", "targetIds must be an int32 tensor.", {
+      field: "targetIds",
+      value: targetIds instanceof tf.Tensor ? targetIds.dtype : targetIds,
+      expected: `int32 [${B}, ${T}]`,
+    });
+  }
+  const targets = readMatrix(targetIds, B, T, "targetIds");
+  for (let i = 0; i < targets.length; i++) {
+    if (!(targets[i] >= 0 && targets[i] < config.vocabSize)) {
+      throw new GrpoError("invalid_argument", "A target id lies outside the vocabulary.", {
+        field: `targetIds[${Math.floor(i / T)}][${i % T}]`,
+        value: targets[i],
+        expected: `an id in [0, ${config.vocabSize})`,
+        fix: "use any valid id (e.g. 0) at padded positions; they are masked.",
+      });
+    }
+  }
+  return tf.tidy(() => {
+    const logits = transformerForward(config, params, inputIds, { attentionMask: options.attentionMask });
+    let flat = tf.reshape(logits, [B * T, config.vocabSize]) as tf.Tensor2D; // (B, T, V) -> (N, V)
+    if (temperature !== 1) flat = tf.div(flat, temperature);
+    const picked = tf.reshape(targetLogSoftmax(flat, tf.reshape(targetIds, [B * T]) as tf.Tensor1D), [B, T]); // (N) -> (B, T)
+    if (options.attentionMask === undefined) return picked as tf.Tensor2D;
+    const real = tf.cast(tf.notEqual(options.attentionMask, 0), "float32");
+    return tf.mul(picked, real) as tf.Tensor2D;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model object
+
+const initOptionsSchema = z.object({ seed: z.number().int() }).strict();
+
+/** A GPT-2 transformer whose weights are tf.Variables keyed by canonical GPT-2 names. */
+export class Transformer {
+  /** The architecture. */
+  readonly config: ModelConfig;
+  /**
+   * Trainable weights keyed by GPT-2 names without a `transformer.` prefix (`wte.weight`,
+   * `h.0.attn.c_attn.weight`, …). Conv1D layout: linear weights are [in, out].
+   */
+  readonly params: Record<string, tf.Variable>;
+  private disposed = false;
+
+  private constructor(config: ModelConfig, params: Record<string, tf.Variable>) {
+    this.config = config;
+    this.params = params;
+  }
+
+  /** Canonical parameter names in a fixed order (embeddings, blocks, final norm, untied head). */
+  static parameterNames(config: ModelConfig): string[] {
+    return Object.keys(shapesOf(validateModelConfig(config)));
+  }
+
+  /** The shape of every parameter, keyed by canonical name. */
+  static expectedShapes(config: ModelConfig): Record<string, number[]> {
+    return shapesOf(validateModelConfig(config));
+  }
+
+  /**
+   * A freshly initialised model (GPT-2 init): linear and embedding weights ~ normal(0, 0.02),
+   * residual projections (`c_proj`) ~ normal(0, 0.02 / sqrt(2 · nLayer)), biases 0, LayerNorm
+   * weights 1. Drawn in JavaScript from a seeded {@link Rng} per parameter (seeded by `seed` and the
+   * parameter's name), so the same seed gives bit-identical weights on every backend.
+   */
+  static init(config: ModelConfig, options: { seed: number }): Transformer {
+    const checked = validateModelConfig(config);
+    const { seed } = parseWith(initOptionsSchema, options, { root: "Transformer.init options", code: "invalid_argument" });
+    const params: Record<string, tf.Variable> = {};
+    for (const [name, shape] of Object.entries(shapesOf(checked))) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const values = new Float32Array(size);
+      const init = initialStd(name, checked);
+      if (init === "ones") values.fill(1);
+      else if (init !== "zeros") {
+        const rng = Rng.fromSeed(hashSeed(seed, name));
+        for (let i = 0; i < size; i++) values[i] = init * rng.normal();
+      }
+      const initial = tf.tensor(values, shape, "float32");
+      params[name] = tf.variable(initial, true);
+      initial.dispose();
+    }
+    return new Transformer(checked, params);
+  }
+
+  /**
+   * A model from existing tensors keyed by canonical names (the caller keeps ownership of
+   * `tensors` and may dispose them afterwards: the variables hold their own reference).
+   *
+   * @throws GrpoError `invalid_weights` naming the tensor, the expected and the actual shape, or a
+   *   missing / unexpected name.
+   */
+  static fromTensors(config: ModelConfig, tensors: Record<string, tf.Tensor>): Transformer {
+    const checked = validateModelConfig(config);
+    checkTensors(checked, tensors);
+    const params: Record<string, tf.Variable> = {};
+    for (const name of Object.keys(shapesOf(checked))) params[name] = tf.variable(tensors[name], true);
+    return new Transformer(checked, params);
+  }
+
+  private ensureLive(): void {
+    if (this.disposed) {
+      throw new GrpoError("not_initialized", "This model was disposed.", {
+        fix: "create or load a new Transformer; do not use a model after dispose().",
+      });
+    }
+  }
+
+  /**
+   * Logits for every position: float32 [B, T, V] ([B, 1, V] with `lastPositionOnly`). The caller
+   * owns (and disposes) the result. See {@link ForwardOptions} for masks, positions and the cache.
+   */
+  forward(inputIds: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor3D {
+    this.ensureLive();
+    return transformerForward(this.config, this.params, inputIds, options);
+  }
+
+  /** {@link Transformer.forward} with another parameter record of this architecture. */
+  forwardWith(params: Record<string, tf.Tensor>, inputIds: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor3D {
+    return transformerForward(this.config, params, inputIds, options);
+  }
+
+  /**
+   * Per-token log-probs `log softmax(logits / temperature)[targetIds]`, float32 [B, T], 0 at
+   * padded positions. Differentiable: `tf.variableGrads(() => tf.sum(model.tokenLogprobs(...)))`.
+   */
+  tokenLogprobs(inputIds: tf.Tensor2D, targetIds: tf.Tensor2D, options: TokenLogprobOptions = {}): tf.Tensor2D {
+    this.ensureLive();
+    return transformerTokenLogprobs(this.config, this.params, inputIds, targetIds, options);
+  }
+
+  /** {@link Transformer.tokenLogprobs} with another parameter record of this architecture. */
+  tokenLogprobsWith(
+    params: Record<string, tf.Tensor>,
+    inputIds: tf.Tensor2D,
+    targetIds: tf.Tensor2D,
+    options: TokenLogprobOptions = {},
+  ): tf.Tensor2D {
+    return transformerTokenLogprobs(this.config, params, inputIds, targetIds, options);
+  }
+
+  /** Total number of weights (a tied head is counted once). */
+  numParameters(): number {
+    return Object.values(this.params).reduce((n, v) => n + v.size, 0);
+  }
+
+  /**
+   * Snapshots of the weights keyed by canonical name: independent clones (cheap: they share memory
+   * with the variable until the variable is next assigned). The caller owns and disposes them.
+   */
+  getWeights(): Record<string, tf.Tensor> {
+    this.ensureLive();
+    const out: Record<string, tf.Tensor> = {};
+    for (const [name, v] of Object.entries(this.params)) out[name] = tf.clone(v);
+    return out;
+  }
+
+  /**
+   * Replaces every weight (the full set of canonical names, checked like {@link Transformer.fromTensors}).
+   * The caller keeps ownership of `tensors` and may dispose them afterwards.
+   */
+  setWeights(tensors: Record<string, tf.Tensor>): void {
+    this.ensureLive();
+    checkTensors(this.config, tensors);
+    for (const [name, v] of Object.entries(this.params)) v.assign(tensors[name]);
+  }
+
+  /** Frees every weight; the model cannot be used afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const v of Object.values(this.params)) v.dispose();
+    this.disposed = true;
+  }
+}
+
+function checkTensors(config: ModelConfig, tensors: Record<string, tf.Tensor>): void {
+  const expected = shapesOf(config);
+  for (const name of Object.keys(tensors)) {
+    if (!(name in expected)) {
+      const bare = name.replace(/^transformer\./, "");
+      const fix =
+        bare !== name && bare in expected
+          ? `rename it to "${bare}" (names carry no "transformer." prefix).`
+          : name === "lm_head.weight"
+            ? "the config ties the head to wte (tieWordEmbeddings: true): drop lm_head.weight, or set tieWordEmbeddings: false."
+            : `use only the canonical GPT-2 names (Transformer.parameterNames(config)), e.g. "h.0.attn.c_attn.weight".`;
+      throw new GrpoError("invalid_weights", "A weight tensor has an unexpected name.", { field: `tensors["${name}"]`, fix });
+    }
+  }
+  for (const [name, shape] of Object.entries(expected)) {
+    const t = tensors[name];
+    if (t === undefined) {
+      throw new GrpoError("invalid_weights", "A weight tensor is missing.", {
+        field: `tensors["${name}"]`,
+        expected: `a float32 tensor of shape ${shapeText(shape)}`,
+        fix: "provide every name of Transformer.parameterNames(config).",
+      });
+    }
+    if (!(t instanceof tf.Tensor) || t.isDisposed || t.dtype !== "float32") {
+      throw new GrpoError("invalid_weights", "A weight tensor is not a live float32 tensor.", {
+        field: `tensors["${name}"]`,
+        value: t instanceof tf.Tensor ? (t.isDisposed ? "a disposed tensor" : t.dtype) : t,
+        expected: "float32",
+        fix: "convert the weights to float32 before loading (tfjs has no float16).",
+      });
+    }
+    const sameShape = t.rank === shape.length && t.shape.every((d, i) => d === shape[i]);
+    if (!sameShape) {
+      const transposed = t.rank === 2 && shape.length === 2 && t.shape[0] === shape[1] && t.shape[1] === shape[0];
+      throw new GrpoError("invalid_weights", "A weight tensor has the wrong shape.", {
+        field: `tensors["${name}"]`,
+        value: t.shape,
+        expected: `shape ${shapeText(shape)}`,
+        fix: transposed
+          ? "this tensor is transposed: GPT-2 Conv1D weights are stored [in, out]; transpose it before loading."
+          : "check that the config (vocabSize, nPositions, nEmbd, nInner) matches the weights.",
+      });
+    }
+  }
+}

@@ -1,0 +1,740 @@
+/**
+ * GRPOTrainer: real GRPO on the agent's TensorFlow.js policy, one inspectable step at a time.
+ *
+ * One `step()` reads top to bottom:
+ *   scenarios → rollouts (numGenerations episodes each, sampled as batches) → rewards
+ *   → groups → group-relative advantages → training rows (assistant tokens only)
+ *   → for each of numIterations passes: per-token log-probs → ratio → clipped surrogate (+ β·KL)
+ *     → weighted sum (the loss type's normalisation) → gradients → clip → AdamW
+ *   → metrics → callbacks (→ checkpoint).
+ *
+ * A step that fails or is aborted before the optimizer update leaves weights, optimizer state, RNGs
+ * and counters exactly as they were (everything is committed at the end of the step).
+ */
+import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { Agent, MultiTurnAgent, type AgentConfig } from "../core/agent.js";
+import type { Environment, Scenario } from "../core/environment.js";
+import { runEpisodes } from "../core/episode.js";
+import { AbortedError, GrpoError, throwIfAborted } from "../core/errors.js";
+import type { RewardFunction } from "../core/reward.js";
+import { mean, std } from "../core/stats.js";
+import { TrajectoryGroup, type MultiTurnTrajectory } from "../core/trajectory.js";
+import { TfPolicy } from "../model/policy.js";
+import { targetLogSoftmax } from "../model/ops.js";
+import { Transformer } from "../model/transformer.js";
+import { saveModelFolder, type ParameterMap } from "../model/weights.js";
+import { readSafetensorsFile, writeSafetensorsFile } from "../model/safetensors.js";
+import { buildRows, microBatches, padRows, tokenWeights, type PaddedBatch, type TrainingRow } from "./batch.js";
+import { verifyCheckpointDir, writeCheckpointDir } from "./checkpoint.js";
+import {
+  learningRateAt,
+  resolveGRPOConfig,
+  totalTrainingSteps,
+  type GRPOConfig,
+  type GRPOConfigOverrides,
+  type TrainingProfile,
+} from "./config.js";
+import { dispatchEvent, type StepReport, type TrainEndReason, type TrainerCallback, type TrainerEvent } from "./events.js";
+import { TrainingHistory, type StepMetrics } from "./history.js";
+import { AdamW, clipByGlobalNorm, type AdamWState } from "./optimizer.js";
+import { ScenarioSampler, type SamplerState } from "./sampler.js";
+
+/** Options of {@link GRPOTrainer.create}. */
+export interface GRPOTrainerOptions {
+  /** The agent to train; its policy must be a TensorFlow.js policy (`builtin:…` or a local model folder). */
+  agent: Agent;
+  /** Where episodes are played; its `scenarios()` are the training scenarios. */
+  environment: Environment;
+  /** Scores each trajectory. */
+  reward: RewardFunction;
+  /** Base settings (default `balanced`). */
+  profile?: TrainingProfile;
+  /** Knob overrides (camelCase or the guide's snake_case). */
+  configOverrides?: GRPOConfigOverrides;
+  /** Callbacks receiving training events (e.g. a DiagnosticsMonitor). */
+  callbacks?: TrainerCallback[];
+  /** Folder for `metrics.jsonl` and `checkpoint-<step>` folders (every `saveSteps`). Optional. */
+  runDir?: string;
+}
+
+/** Options of {@link GRPOTrainer.run}. */
+export interface RunOptions {
+  /** Steps to run from now (default: until the configured total is reached). */
+  steps?: number;
+  /** Or: episodes to roll out from now (rounded up to whole steps). */
+  episodes?: number;
+  /** Stops at the next safe point (between steps, or aborting an unfinished rollout, which changes nothing). */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link GRPOTrainer.resume}. */
+export interface ResumeOptions {
+  environment: Environment;
+  reward: RewardFunction;
+  callbacks?: TrainerCallback[];
+  /** An agent (not yet initialized, e.g. a ToolAgent with its tools) to receive the trained policy. */
+  agent?: Agent;
+  /** Continue logging/checkpointing into this folder (default: none). */
+  runDir?: string;
+}
+
+/** `trainer_state.json`. */
+interface TrainerStateJSON {
+  format: "grpo-agent-framework/trainer-state";
+  version: 1;
+  step: number;
+  episodes: number;
+  profile: TrainingProfile;
+  config: GRPOConfig;
+  totalSteps: number;
+  agent: { className: string; config: AgentConfig };
+  policyRng: ReturnType<TfPolicy["getRngState"]>;
+  sampler: SamplerState;
+  history: StepMetrics[];
+  earlyStopping: { best: number; badSteps: number };
+  hasReference: boolean;
+  optimizerStep: number;
+}
+
+const EARLY_STOPPING_WINDOW = 5;
+
+/** Identity in the forward pass, zero gradient in the backward pass (tfjs has no stop_gradient). */
+const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as
+  unknown as Parameters<typeof tf.customGrad>[0]) as unknown as <T extends tf.Tensor>(x: T) => T;
+
+function trainablePolicy(agent: Agent): TfPolicy {
+  if (!(agent.policy instanceof TfPolicy)) {
+    throw new GrpoError("invalid_argument", "This agent's model cannot be trained here.", {
+      field: "agent.policy",
+      value: agent.policy?.name ?? agent.policy,
+      expected: "a TensorFlow.js policy (modelName `builtin:<name>` or a local HF GPT-2 folder)",
+      fix: "initialize the agent with a local model (`await agent.initialize()`); remote models can be evaluated but not trained.",
+    });
+  }
+  return agent.policy;
+}
+
+function paramMap(model: Transformer): Promise<ParameterMap> {
+  return (async () => {
+    const out: ParameterMap = {};
+    for (const [name, v] of Object.entries(model.params)) {
+      out[name] = { shape: [...v.shape], data: (await v.data()) as Float32Array };
+    }
+    return out;
+  })();
+}
+
+/** GRPO training of an agent against an environment. Create with {@link GRPOTrainer.create}. */
+export class GRPOTrainer {
+  readonly agent: Agent;
+  readonly environment: Environment;
+  readonly reward: RewardFunction;
+  readonly profile: TrainingProfile;
+  /** The resolved configuration (profile + overrides). Knobs may be adjusted between steps. */
+  readonly config: GRPOConfig;
+  /** Metrics of every step so far. */
+  readonly history: TrainingHistory;
+  readonly callbacks: TrainerCallback[];
+  runDir?: string;
+
+  /** Steps completed. */
+  stepCount = 0;
+  /** Episodes rolled out in completed steps. */
+  episodes = 0;
+  /** The step count `run()` aims for when given no explicit length. */
+  totalSteps: number;
+  /** The last step's report. */
+  lastReport?: StepReport;
+
+  private readonly policy: TfPolicy;
+  private readonly optimizer: AdamW;
+  private readonly sampler: ScenarioSampler<Scenario>;
+  private reference?: Record<string, tf.Tensor>;
+  private stopRequested = false;
+  private running = false;
+  private best = Number.NEGATIVE_INFINITY;
+  private badSteps = 0;
+
+  private constructor(init: {
+    agent: Agent; environment: Environment; reward: RewardFunction; profile: TrainingProfile; config: GRPOConfig;
+    callbacks: TrainerCallback[]; runDir?: string; history?: TrainingHistory;
+  }) {
+    this.agent = init.agent;
+    this.environment = init.environment;
+    this.reward = init.reward;
+    this.profile = init.profile;
+    this.config = init.config;
+    this.callbacks = init.callbacks;
+    this.runDir = init.runDir;
+    this.history = init.history ?? new TrainingHistory();
+    this.policy = trainablePolicy(init.agent);
+    this.totalSteps = totalTrainingSteps(this.config);
+    this.optimizer = new AdamW(this.policy.model.params, {
+      beta1: this.config.adamBeta1,
+      beta2: this.config.adamBeta2,
+      epsilon: this.config.adamEpsilon,
+      weightDecay: this.config.weightDecay,
+    });
+    this.sampler = new ScenarioSampler(init.environment.scenarios(), this.config.seed);
+    if (this.config.beta > 0) this.reference = this.snapshotWeights();
+    this.applySamplingOverrides();
+  }
+
+  /**
+   * Builds a trainer. The agent is initialized if it is not yet; the policy's sampling RNG is
+   * re-seeded from `config.seed` so runs are reproducible.
+   */
+  static async create(options: GRPOTrainerOptions): Promise<GRPOTrainer> {
+    if (!(options?.agent instanceof Agent)) {
+      throw new GrpoError("invalid_argument", "GRPOTrainer.create needs an agent.", {
+        field: "agent", value: options?.agent, expected: "an Agent (e.g. `new MultiTurnAgent({ modelName })`)",
+      });
+    }
+    if (typeof options.environment?.scenarios !== "function") {
+      throw new GrpoError("invalid_argument", "GRPOTrainer.create needs an environment.", {
+        field: "environment", value: options.environment, expected: "an Environment (ConversationEnvironment, TaskEnvironment or a subclass)",
+      });
+    }
+    if (typeof options.reward?.computeReward !== "function") {
+      throw new GrpoError("invalid_argument", "GRPOTrainer.create needs a reward function.", {
+        field: "reward", value: options.reward, expected: "a RewardFunction (a built-in, a CompositeReward or `rewardFunction(...)`)",
+      });
+    }
+    const profile = options.profile ?? "balanced";
+    const config = resolveGRPOConfig({ profile, overrides: options.configOverrides });
+    if (!options.agent.isInitialized) await options.agent.initialize();
+    trainablePolicy(options.agent).reseed(config.seed);
+    return new GRPOTrainer({
+      agent: options.agent, environment: options.environment, reward: options.reward, profile, config,
+      callbacks: options.callbacks ?? [], runDir: options.runDir,
+    });
+  }
+
+  /** Rollout sampling knobs set in the config override the agent's own. */
+  private applySamplingOverrides(): void {
+    const c = this.config;
+    const o: Partial<AgentConfig> = {};
+    if (c.temperature !== undefined) o.temperature = c.temperature;
+    if (c.topP !== undefined) o.topP = c.topP;
+    if (c.topK !== undefined) o.topK = c.topK;
+    if (c.maxNewTokens !== undefined) o.maxNewTokens = c.maxNewTokens;
+    Object.assign(this.agent.config, o);
+  }
+
+  /** The sampling temperature the loss recomputes log-probs at (the rollout's; 1 when greedy). */
+  private get lossTemperature(): number {
+    const t = this.agent.config.temperature;
+    return t > 0 ? t : 1;
+  }
+
+  /** Asks a running `run()` to stop after the current step. */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  private async emit(event: TrainerEvent): Promise<void> {
+    await dispatchEvent(this.callbacks, event);
+  }
+
+  /** The model's current weights, copied (for the reference model). */
+  private snapshotWeights(): Record<string, tf.Tensor> {
+    const out: Record<string, tf.Tensor> = {};
+    for (const [name, v] of Object.entries(this.policy.model.params)) out[name] = tf.clone(v);
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // One step
+
+  /**
+   * Runs exactly one GRPO step and returns its report. Aborting (signal) during the rollout throws
+   * an `aborted` GrpoError and changes nothing.
+   */
+  async step(options: { signal?: AbortSignal } = {}): Promise<StepReport> {
+    const { signal } = options;
+    const c = this.config;
+    const t0 = performance.now();
+    throwIfAborted(signal, "The training step");
+
+    // Everything that a failed step must not change is saved first and restored on failure.
+    const samplerBefore = this.sampler.getState();
+    const rngBefore = this.policy.getRngState();
+    let committed = false;
+    try {
+      // 1. Scenarios and rollouts: every episode of the step runs concurrently, so the policy
+      //    samples each turn of all of them as one batch.
+      const scenarios = this.sampler.next(c.scenariosPerStep * c.gradientAccumulationSteps);
+      const plays = scenarios.flatMap((s) => Array.from({ length: c.numGenerations }, () => s));
+      const trajectories = await runEpisodes(this.agent, this.environment, plays, {
+        reward: this.reward, signal, rewardTimeoutMs: c.rewardTimeoutMs,
+      });
+      const tRollout = performance.now();
+      throwIfAborted(signal, "The training step");
+
+      // 2. Groups and group-relative advantages.
+      const groups = scenarios.map((s, g) =>
+        new TrajectoryGroup(s.id, trajectories.slice(g * c.numGenerations, (g + 1) * c.numGenerations)));
+      if (c.rewardWeights) for (const t of trajectories) this.reweight(t);
+      const allRewards = trajectories.map((t) => t.totalReward);
+      const bad = trajectories.find((t) => !Number.isFinite(t.totalReward));
+      const batchStd = std(allRewards);
+      const advantages = groups.map((g) =>
+        g.advantages({ scale: c.scaleRewards, epsilon: c.advantageEpsilon, batchStd }));
+
+      // 3. Optimisation (skipped only when a reward is not finite: that step is reported, not applied).
+      let loss = 0;
+      let lossMetrics: { kl: number; clipLow: number; clipHigh: number; entropy: number; gradNorm: number } = {
+        kl: 0, clipLow: 0, clipHigh: 0, entropy: 0, gradNorm: 0,
+      };
+      const lr = learningRateAt(Math.min(this.optimizer.stepCount, Math.max(0, this.totalSteps * c.numIterations - 1)),
+        Math.max(1, this.totalSteps * c.numIterations), c);
+      if (!bad) {
+        const rows = buildRows(groups, advantages);
+        ({ loss, ...lossMetrics } = await this.optimize(rows, trajectories.length, signal));
+      }
+      const tOptimize = performance.now();
+
+      // 4. Commit counters and metrics.
+      committed = true;
+      this.stepCount += 1;
+      this.episodes += trajectories.length;
+      const metrics = this.stepMetrics(groups, trajectories, {
+        loss, lr, ...lossMetrics,
+        rolloutS: (tRollout - t0) / 1000, optimizeS: (tOptimize - tRollout) / 1000, stepS: (performance.now() - t0) / 1000,
+      });
+      const report: StepReport = { step: this.stepCount, episodes: this.episodes, groups, advantages, loss, metrics };
+      this.lastReport = report;
+      this.history.push(metrics);
+      this.updateEarlyStopping();
+      if (this.runDir) {
+        await mkdir(this.runDir, { recursive: true });
+        await appendFile(path.join(this.runDir, "metrics.jsonl"), `${JSON.stringify(metrics)}\n`);
+      }
+      for (const trajectory of trajectories) await this.emit({ type: "episode_end", step: this.stepCount, trajectory });
+      await this.emit({ type: "step_end", step: this.stepCount, report });
+      if (this.runDir && c.saveSteps > 0 && this.stepCount % c.saveSteps === 0) {
+        const dir = path.join(this.runDir, `checkpoint-${this.stepCount}`);
+        await this.save(dir);
+      }
+      return report;
+    } catch (error) {
+      if (!committed) {
+        this.sampler.setState(samplerBefore);
+        this.policy.setRngState(rngBefore);
+      }
+      throw error;
+    }
+  }
+
+  /** Applies `config.rewardWeights` to a trajectory's breakdown: total = Σ w·component / Σ w. */
+  private reweight(trajectory: MultiTurnTrajectory): void {
+    const weights = this.config.rewardWeights ?? {};
+    let num = 0;
+    let den = 0;
+    for (const [name, w] of Object.entries(weights)) {
+      const v = trajectory.rewardBreakdown[name];
+      if (v === undefined) {
+        throw new GrpoError("invalid_config", `rewardWeights names a component the reward does not produce.`, {
+          field: `rewardWeights.${name}`,
+          expected: `one of ${Object.keys(trajectory.rewardBreakdown).filter((k) => !k.includes("/")).join(", ")}`,
+        });
+      }
+      num += w * v;
+      den += w;
+    }
+    if (den > 0) trajectory.totalReward = num / den;
+  }
+
+  /**
+   * The optimisation passes of one step: `numIterations` AdamW updates, each accumulating the
+   * gradients of `gradientAccumulationSteps` micro-batches. The update is applied only after every
+   * micro-batch succeeded, so an abort mid-way changes nothing.
+   */
+  private async optimize(rows: TrainingRow[], numSequences: number, signal?: AbortSignal) {
+    const c = this.config;
+    const model = this.policy.model;
+    const maxTurns = Math.max(1, this.environment.maxTurns);
+    const weights = tokenWeights(rows, {
+      lossType: c.lossType, numSequences, maxCompletionLength: this.agent.config.maxNewTokens * maxTurns,
+      maskTruncated: c.maskTruncatedCompletions,
+    });
+    const batches: PaddedBatch[] = microBatches(rows, c.gradientAccumulationSteps).map((idx) => padRows(rows, weights, idx));
+    const temperature = this.lossTemperature;
+
+    // Fixed per-step inputs: "old" log-probs (only needed when the batch is reused: μ > 1) and the
+    // reference model's log-probs (only when beta > 0).
+    const oldLogprobs = c.numIterations > 1
+      ? batches.map((b) => tf.tidy(() => this.logprobs(b, temperature).logp))
+      : undefined;
+    const refLogprobs = this.reference
+      ? batches.map((b) => tf.tidy(() => this.logprobsWith(this.reference as Record<string, tf.Tensor>, b, temperature)))
+      : undefined;
+
+    let lossSum = 0;
+    let kl = 0;
+    let clipLow = 0;
+    let clipHigh = 0;
+    let entropy = 0;
+    let gradNorm = 0;
+    try {
+      for (let iteration = 0; iteration < c.numIterations; iteration++) {
+        let accumulated: Record<string, tf.Tensor> | undefined;
+        let passLoss = 0;
+        const passStats = { kl: 0, clipLow: 0, clipHigh: 0, entropy: 0, tokens: 0 };
+        for (const [k, batch] of batches.entries()) {
+          throwIfAborted(signal, "The optimisation pass");
+          const tensors = this.batchTensors(batch);
+          const kept: tf.Tensor[] = [];
+          const { value, grads } = tf.variableGrads(() => {
+            const { logp, entropy: ent } = this.logprobs(batch, temperature, tensors);
+            const old = oldLogprobs ? oldLogprobs[k] : stopGradient(logp);
+            const out = this.perTokenLoss(logp, old, refLogprobs?.[k], tensors);
+            kept.push(tf.keep(tf.sum(tf.mul(out.kl, tensors.mask))), tf.keep(tf.sum(tf.mul(out.clippedLow, tensors.mask))),
+              tf.keep(tf.sum(tf.mul(out.clippedHigh, tensors.mask))), tf.keep(tf.sum(tf.mul(ent, tensors.mask))));
+            return tf.sum(tf.mul(out.perToken, tensors.weights)) as tf.Scalar;
+          }, Object.values(model.params));
+          passLoss += (await value.data())[0];
+          const [klSum, lowSum, highSum, entSum] = await Promise.all(kept.map(async (t) => (await t.data())[0]));
+          const tokens = batch.completionMask.reduce((a, b) => a + b, 0);
+          passStats.kl += klSum; passStats.clipLow += lowSum; passStats.clipHigh += highSum; passStats.entropy += entSum;
+          passStats.tokens += tokens;
+          tf.dispose([value, ...kept, ...Object.values(tensors)]);
+          const named = this.nameGrads(grads);
+          if (!accumulated) accumulated = named;
+          else {
+            const sum = tf.tidy(() => Object.fromEntries(Object.entries(accumulated as Record<string, tf.Tensor>)
+              .map(([n, g]) => [n, tf.add(g, named[n])])));
+            tf.dispose([...Object.values(accumulated), ...Object.values(named)]);
+            accumulated = sum;
+          }
+          await new Promise<void>((resolve) => setImmediate(resolve)); // let interrupts and I/O through
+        }
+        throwIfAborted(signal, "The optimisation pass");
+        const acc = accumulated as Record<string, tf.Tensor>;
+        const clipped = clipByGlobalNorm(acc, c.maxGradNorm);
+        gradNorm = (await clipped.norm.data())[0];
+        const lr = learningRateAt(Math.min(this.optimizer.stepCount, this.totalSteps * c.numIterations - 1),
+          Math.max(1, this.totalSteps * c.numIterations), c);
+        if (Number.isFinite(gradNorm)) this.optimizer.step(clipped.grads, lr);
+        tf.dispose([...Object.values(acc), ...Object.values(clipped.grads), clipped.norm]);
+        lossSum += passLoss;
+        const n = Math.max(1, passStats.tokens);
+        kl = passStats.kl / n; clipLow = passStats.clipLow / n; clipHigh = passStats.clipHigh / n; entropy = passStats.entropy / n;
+      }
+    } finally {
+      tf.dispose([...(oldLogprobs ?? []), ...(refLogprobs ?? [])]);
+    }
+    return { loss: lossSum / c.numIterations, kl, clipLow, clipHigh, entropy, gradNorm };
+  }
+
+  private nameGrads(grads: tf.NamedTensorMap): Record<string, tf.Tensor> {
+    const byVar = new Map(Object.entries(this.policy.model.params).map(([name, v]) => [v.name, name]));
+    const out: Record<string, tf.Tensor> = {};
+    for (const [varName, g] of Object.entries(grads)) out[byVar.get(varName) ?? varName] = g;
+    return out;
+  }
+
+  private batchTensors(b: PaddedBatch) {
+    return {
+      inputIds: tf.tensor2d(b.inputIds, [b.B, b.T], "int32"),
+      targetIds: tf.tensor2d(b.targetIds, [b.B, b.T], "int32"),
+      attentionMask: tf.tensor2d(b.attentionMask, [b.B, b.T]),
+      mask: tf.tensor2d(b.completionMask, [b.B, b.T]),
+      weights: tf.tensor2d(b.weights, [b.B, b.T]),
+      advantages: tf.tensor2d(b.advantages, [b.B, 1]),
+      // [S', B]: 1 where row b belongs to sequence s (sums rows into sequences for GSPO).
+      rowsToSequences: tf.tensor2d(
+        Float32Array.from({ length: b.numSequences * b.B }, (_, i) => (b.sequenceOfRow[i % b.B] === Math.floor(i / b.B) ? 1 : 0)),
+        [b.numSequences, b.B]),
+    };
+  }
+
+  /** Per-token log-probs [B,T] of the targets at `temperature`, and per-token entropy [B,T]. */
+  private logprobs(b: PaddedBatch, temperature: number, given?: ReturnType<GRPOTrainer["batchTensors"]>) {
+    return tf.tidy(() => {
+      const t = given ?? this.batchTensors(b);
+      const logits = this.policy.model.forward(t.inputIds, { attentionMask: t.attentionMask }); // [B,T,V]
+      const V = logits.shape[2];
+      const scaled = tf.div(tf.reshape(logits, [b.B * b.T, V]), temperature) as tf.Tensor2D; // [B·T, V]
+      const logp = tf.reshape(targetLogSoftmax(scaled, tf.reshape(t.targetIds, [b.B * b.T]) as tf.Tensor1D), [b.B, b.T]) as tf.Tensor2D;
+      const logSoftmax = tf.logSoftmax(stopGradient(scaled)); // entropy is a metric: no gradient
+      const entropy = tf.reshape(tf.neg(tf.sum(tf.mul(tf.exp(logSoftmax), logSoftmax), 1)), [b.B, b.T]);
+      if (!given) tf.dispose(Object.values(t));
+      return { logp, entropy };
+    });
+  }
+
+  /** Log-probs under other weights (the frozen reference model). */
+  private logprobsWith(weights: Record<string, tf.Tensor>, b: PaddedBatch, temperature: number): tf.Tensor2D {
+    return tf.tidy(() => {
+      const t = this.batchTensors(b);
+      const logits = this.policy.model.forwardWith(weights, t.inputIds, { attentionMask: t.attentionMask });
+      const V = logits.shape[2];
+      const scaled = tf.div(tf.reshape(logits, [b.B * b.T, V]), temperature) as tf.Tensor2D;
+      return tf.reshape(targetLogSoftmax(scaled, tf.reshape(t.targetIds, [b.B * b.T]) as tf.Tensor1D), [b.B, b.T]) as tf.Tensor2D;
+    });
+  }
+
+  /**
+   * GRPO per-token loss in TRL's order: ratio → clipped surrogate → + β·KL. Sequence-level
+   * importance sampling (GSPO) uses one ratio per trajectory: exp(mean over its tokens of log r).
+   */
+  private perTokenLoss(
+    logp: tf.Tensor2D, old: tf.Tensor2D, ref: tf.Tensor2D | undefined,
+    t: ReturnType<GRPOTrainer["batchTensors"]>,
+  ) {
+    const c = this.config;
+    const logRatio = tf.sub(logp, old); // [B,T]
+    let ratio: tf.Tensor;
+    if (c.importanceSamplingLevel === "sequence") {
+      const rowSum = tf.sum(tf.mul(logRatio, t.mask), 1, true); // [B,1]
+      const rowCount = tf.sum(t.mask, 1, true); // [B,1]
+      const seqSum = tf.matMul(t.rowsToSequences, rowSum); // [S',1]
+      const seqCount = tf.maximum(tf.matMul(t.rowsToSequences, rowCount), 1); // [S',1]
+      const rowMean = tf.matMul(tf.transpose(t.rowsToSequences), tf.div(seqSum, seqCount)); // [B,1]
+      ratio = tf.exp(rowMean); // broadcast over T
+    } else {
+      ratio = tf.exp(logRatio);
+    }
+    const A = t.advantages; // [B,1]
+    const clippedRatio = tf.clipByValue(ratio, 1 - c.epsilon, 1 + c.epsilonHigh);
+    const surrogate = tf.neg(tf.minimum(tf.mul(ratio, A), tf.mul(clippedRatio, A)));
+    let perToken: tf.Tensor = surrogate;
+    let kl: tf.Tensor = tf.zerosLike(logp);
+    if (ref && c.beta > 0) {
+      const d = tf.sub(ref, logp);
+      kl = tf.sub(tf.sub(tf.exp(d), d), 1); // k3 estimator of KL(π‖π_ref)
+      perToken = tf.add(surrogate, tf.mul(kl, c.beta));
+    }
+    const ratioFull = tf.mul(ratio, tf.onesLike(logp));
+    const Afull = tf.mul(A, tf.onesLike(logp));
+    const clippedLow = tf.cast(tf.logicalAnd(tf.less(ratioFull, 1 - c.epsilon), tf.less(Afull, 0)), "float32");
+    const clippedHigh = tf.cast(tf.logicalAnd(tf.greater(ratioFull, 1 + c.epsilonHigh), tf.greater(Afull, 0)), "float32");
+    return { perToken, kl: stopGradient(kl), clippedLow, clippedHigh };
+  }
+
+  private stepMetrics(
+    groups: TrajectoryGroup[], trajectories: MultiTurnTrajectory[],
+    m: { loss: number; lr: number; kl: number; clipLow: number; clipHigh: number; entropy: number; gradNorm: number; rolloutS: number; optimizeS: number; stepS: number },
+  ): StepMetrics {
+    const rewards = trajectories.map((t) => t.totalReward);
+    const assistantTurns = trajectories.flatMap((t) => t.assistantTurns);
+    const lengths = assistantTurns.map((t) => t.generation?.tokenIds.length ?? 0);
+    const metrics: StepMetrics = {
+      step: this.stepCount,
+      episodes: this.episodes,
+      reward: mean(rewards),
+      reward_std: mean(groups.map((g) => g.rewardDiversity)),
+      frac_reward_zero_std: mean(groups.map((g) => (g.rewardDiversity === 0 ? 1 : 0))),
+      success_rate: mean(trajectories.map((t) => (t.success ? 1 : 0))),
+      episode_length: mean(trajectories.map((t) => t.episodeLength)),
+      "completions/mean_length": mean(lengths),
+      "completions/clipped_ratio": mean(assistantTurns.map((t) => (t.generation?.finishReason === "length" ? 1 : 0))),
+      loss: m.loss,
+      kl: m.kl,
+      "clip_ratio/low_mean": m.clipLow,
+      "clip_ratio/high_mean": m.clipHigh,
+      "clip_ratio/region_mean": m.clipLow + m.clipHigh,
+      entropy: m.entropy,
+      grad_norm: m.gradNorm,
+      learning_rate: m.lr,
+      "time/rollout_s": m.rolloutS,
+      "time/optimize_s": m.optimizeS,
+      "time/step_s": m.stepS,
+    };
+    const components = new Set(trajectories.flatMap((t) => Object.keys(t.rewardBreakdown).filter((k) => !k.includes("/") && !/^turn_\d+$/.test(k))));
+    // A single (non-composite) reward has no named components: log it under its own name.
+    const fromBreakdown = components.size > 0;
+    if (!fromBreakdown) components.add(this.reward.name);
+    for (const name of components) {
+      const values = trajectories.map((t) => (fromBreakdown ? t.rewardBreakdown[name] : t.totalReward))
+        .filter((v): v is number => typeof v === "number");
+      metrics[`rewards/${name}/mean`] = mean(values);
+      metrics[`rewards/${name}/std`] = std(values);
+    }
+    return metrics;
+  }
+
+  /** Early stopping watches the reward smoothed over the last few steps (less noisy than one step). */
+  private updateEarlyStopping(): void {
+    const recent = this.history.series("reward").slice(-EARLY_STOPPING_WINDOW);
+    const smoothed = mean(recent.filter(Number.isFinite));
+    if (smoothed > this.best + this.config.earlyStoppingMinDelta) {
+      this.best = smoothed;
+      this.badSteps = 0;
+    } else {
+      this.badSteps += 1;
+    }
+  }
+
+  /** True when early stopping is on and the smoothed reward has not improved for `patience` steps. */
+  get shouldStopEarly(): boolean {
+    return this.config.earlyStopping && this.badSteps >= this.config.patience;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Running
+
+  /**
+   * Runs steps until the requested number (or the configured total) is reached, `stop()` is called,
+   * early stopping triggers, or `signal` aborts. Returns why it ended.
+   */
+  async run(options: RunOptions = {}): Promise<TrainEndReason> {
+    if (this.running) {
+      throw new GrpoError("invalid_argument", "This trainer is already running.", { fix: "await the running `run()` or call `trainer.stop()`." });
+    }
+    const perStep = this.config.scenariosPerStep * this.config.gradientAccumulationSteps * this.config.numGenerations;
+    const steps = options.steps ?? (options.episodes !== undefined ? Math.ceil(options.episodes / perStep) : Math.max(0, this.totalSteps - this.stepCount));
+    const target = this.stepCount + steps;
+    this.running = true;
+    this.stopRequested = false;
+    let reason: TrainEndReason = "completed";
+    let failure: unknown;
+    await this.emit({ type: "train_start", step: this.stepCount, totalSteps: target });
+    try {
+      while (this.stepCount < target) {
+        if (options.signal?.aborted) { reason = "aborted"; break; }
+        if (this.stopRequested) { reason = "stopped"; break; }
+        await this.step({ signal: options.signal });
+        if (this.shouldStopEarly) { reason = "early_stopping"; break; }
+      }
+    } catch (error) {
+      if (error instanceof AbortedError) reason = "aborted";
+      else { reason = "error"; failure = error; }
+    } finally {
+      this.running = false;
+    }
+    await this.emit({ type: "train_end", step: this.stepCount, reason, ...(failure !== undefined ? { error: failure } : {}) });
+    if (failure !== undefined) throw failure;
+    return reason;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Checkpoints
+
+  /** Writes a checkpoint directory atomically (see `checkpoint.ts` for the layout). */
+  async save(dir: string): Promise<void> {
+    const model = this.policy.model;
+    const params = await paramMap(model);
+    const optimizerState = await this.optimizer.getState();
+    const reference = this.reference
+      ? Object.fromEntries(await Promise.all(Object.entries(this.reference).map(async ([n, t]) =>
+        [n, { dtype: "F32" as const, shape: [...t.shape], data: (await t.data()) as Float32Array }])))
+      : undefined;
+    const state: TrainerStateJSON = {
+      format: "grpo-agent-framework/trainer-state",
+      version: 1,
+      step: this.stepCount,
+      episodes: this.episodes,
+      profile: this.profile,
+      config: this.config,
+      totalSteps: this.totalSteps,
+      agent: { className: this.agent.constructor.name, config: { ...this.agent.config } },
+      policyRng: this.policy.getRngState(),
+      sampler: this.sampler.getState(),
+      history: this.history.toJSON(),
+      earlyStopping: { best: this.best, badSteps: this.badSteps },
+      hasReference: reference !== undefined,
+      optimizerStep: optimizerState.step,
+    };
+    await writeCheckpointDir(dir, async (tmp) => {
+      await saveModelFolder(path.join(tmp, "model"), model.config, params, { files: { ...this.policy.tokenizer.toFiles() } });
+      const moments: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
+      for (const [name, p] of Object.entries(params)) {
+        moments[`m/${name}`] = { dtype: "F32", shape: p.shape, data: optimizerState.m[name] };
+        moments[`v/${name}`] = { dtype: "F32", shape: p.shape, data: optimizerState.v[name] };
+      }
+      await writeSafetensorsFile(path.join(tmp, "optimizer.safetensors"), moments, { step: String(optimizerState.step) });
+      if (reference) await writeSafetensorsFile(path.join(tmp, "reference.safetensors"), reference);
+      await writeFile(path.join(tmp, "trainer_state.json"), `${JSON.stringify(state, (_k, v) => (v === Number.NEGATIVE_INFINITY ? "-Infinity" : v), 2)}\n`);
+    });
+    await this.emit({ type: "checkpoint", step: this.stepCount, dir });
+  }
+
+  /**
+   * Continues a run from a checkpoint exactly: weights, optimizer moments, RNG states, sampler
+   * position, history and early-stopping counters come from the checkpoint; code objects
+   * (environment, reward, callbacks, a custom agent) are passed again.
+   */
+  static async resume(dir: string, options: ResumeOptions): Promise<GRPOTrainer> {
+    await verifyCheckpointDir(dir);
+    const state = JSON.parse(await readFile(path.join(dir, "trainer_state.json"), "utf8"),
+      (_k, v) => (v === "-Infinity" ? Number.NEGATIVE_INFINITY : v)) as TrainerStateJSON;
+    if (state.format !== "grpo-agent-framework/trainer-state" || state.version !== 1) {
+      throw new GrpoError("checkpoint_invalid", `${path.join(dir, "trainer_state.json")} is not a trainer state this version can read.`, {
+        field: "format", value: state.format, expected: "grpo-agent-framework/trainer-state, version 1",
+      });
+    }
+    const policy = await TfPolicy.fromFolder(path.join(dir, "model"), { name: state.agent.config.modelName });
+    policy.setRngState(state.policyRng);
+    const agent = options.agent ?? new MultiTurnAgent(state.agent.config);
+    Object.assign(agent.config, state.agent.config);
+    agent.policy = policy;
+    await agent.initialize();
+    const trainer = new GRPOTrainer({
+      agent, environment: options.environment, reward: options.reward, profile: state.profile, config: state.config,
+      callbacks: options.callbacks ?? [], runDir: options.runDir, history: TrainingHistory.fromJSON(state.history),
+    });
+    trainer.stepCount = state.step;
+    trainer.episodes = state.episodes;
+    trainer.totalSteps = state.totalSteps;
+    trainer.best = state.earlyStopping.best;
+    trainer.badSteps = state.earlyStopping.badSteps;
+    trainer.sampler.setState(state.sampler);
+    const moments = (await readSafetensorsFile(path.join(dir, "optimizer.safetensors"))).tensors;
+    const optState: AdamWState = { step: state.optimizerStep, m: {}, v: {} };
+    for (const name of Object.keys(policy.model.params)) {
+      optState.m[name] = moments[`m/${name}`]?.data as Float32Array;
+      optState.v[name] = moments[`v/${name}`]?.data as Float32Array;
+    }
+    trainer.optimizer.setState(optState);
+    if (state.hasReference) {
+      const ref = (await readSafetensorsFile(path.join(dir, "reference.safetensors"))).tensors;
+      tf.dispose(Object.values(trainer.reference ?? {}));
+      trainer.reference = Object.fromEntries(Object.entries(ref).map(([n, t]) => [n, tf.tensor(t.data as Float32Array, t.shape)]));
+    }
+    return trainer;
+  }
+
+  /** Frees the optimizer and reference tensors (the agent's policy stays usable). */
+  dispose(): void {
+    this.optimizer.dispose();
+    tf.dispose(Object.values(this.reference ?? {}));
+  }
+}
+
+/** Loads an agent with the trained weights of a checkpoint (or a saved agent folder). */
+export async function loadAgentFromCheckpoint<A extends Agent = MultiTurnAgent>(
+  dir: string,
+  options: { agentClass?: new (config: AgentConfig) => A; agent?: A } = {},
+): Promise<A> {
+  const statePath = path.join(dir, "trainer_state.json");
+  let agentConfig: AgentConfig | undefined;
+  let modelDir = dir;
+  try {
+    const state = JSON.parse(await readFile(statePath, "utf8")) as TrainerStateJSON;
+    await verifyCheckpointDir(dir);
+    agentConfig = state.agent.config;
+    modelDir = path.join(dir, "model");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const policy = await TfPolicy.fromFolder(modelDir, { name: agentConfig?.modelName ?? modelDir });
+  const config = agentConfig ?? { ...(await readAgentJson(modelDir)), modelName: modelDir };
+  const AgentClass = options.agentClass ?? (MultiTurnAgent as unknown as new (config: AgentConfig) => A);
+  const agent = options.agent ?? new AgentClass(config);
+  agent.policy = policy;
+  await agent.initialize();
+  return agent;
+}
+
+async function readAgentJson(dir: string): Promise<AgentConfig> {
+  try {
+    return JSON.parse(await readFile(path.join(dir, "agent_config.json"), "utf8")) as AgentConfig;
+  } catch {
+    return { modelName: dir } as AgentConfig;
+  }
+}
+
