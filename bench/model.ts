@@ -64,7 +64,7 @@ async function benchOn(reps: number): Promise<Row> {
   const trainStepMs = await timeMs(async () => {
     const loss = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(model.tokenLogprobs(inputIds, targetIds))) as tf.Scalar);
-      optimizer.applyGradients(grads);
+      optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
       return value;
     });
     await loss.data();

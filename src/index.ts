@@ -33,6 +33,7 @@ export * from "./model/registry.js";
 
 // Training: config, GRPO math, trainer, diagnostics, checkpoints
 export * from "./training/config.js";
+export * from "./training/grpo.js";
 export * from "./training/history.js";
 export * from "./training/events.js";
 export * from "./training/diagnostics.js";
@@ -41,6 +42,8 @@ export * from "./training/batch.js";
 export * from "./training/sampler.js";
 export * from "./training/checkpoint.js";
 export * from "./training/trainer.js";
+export * from "./training/train.js";
+export * from "./training/auto.js";
 
 // Importing the package lets `agent.initialize()` load TensorFlow.js models by name.
 registerTfPolicyResolver();

@@ -119,15 +119,23 @@ function pickToken(
     return { tokenId, logprob: logits[tokenId] - logSumExp(logits, 1) };
   }
   const lse = logSumExp(logits, temperature);
-  // Candidate ids, most likely first when truncation needs an order.
-  let candidates: number[];
   const useTopK = topK > 0 && topK < vocab;
-  if (useTopK || topP < 1) {
-    candidates = [...Array(vocab).keys()].sort((a, b) => logits[b] - logits[a] || a - b);
-    if (useTopK) candidates.length = topK;
-  } else {
-    candidates = [...Array(vocab).keys()];
+  if (!useTopK && topP >= 1) {
+    // No truncation: walk the full distribution (no sorting, no allocation).
+    let u = rng.next();
+    let choice = vocab - 1;
+    for (let id = 0; id < vocab; id++) {
+      u -= Math.exp(logits[id] / temperature - lse);
+      if (u < 0) {
+        choice = id;
+        break;
+      }
+    }
+    return { tokenId: choice, logprob: logits[choice] / temperature - lse };
   }
+  // Candidate ids, most likely first (ties to the lowest id), cut to the top k.
+  const candidates = [...Array(vocab).keys()].sort((a, b) => logits[b] - logits[a] || a - b);
+  if (useTopK) candidates.length = topK;
   // Probabilities of the candidates under the temperature (unnormalised over the kept set).
   const probs = candidates.map((id) => Math.exp(logits[id] / temperature - lse));
   let kept = candidates.length;

@@ -12,6 +12,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 
+/**
+ * True while tfjs records operations for a gradient. Without a tape the ops below skip the
+ * custom-gradient wrapper, whose bookkeeping costs more than the math in one generation step.
+ */
+function recordingGradients(): boolean {
+  return tf.engine().isTapeOn();
+}
+
 /** Swaps the last two axes: [..., M, K] -> [..., K, M]. */
 function swapLastTwo(x: tf.Tensor): tf.Tensor {
   const rank = x.rank;
@@ -63,6 +71,7 @@ const linearNoBias = tf.customGrad((x, w, save) => {
  * @returns float32 [N, Cout]; its gradient uses explicit transposes and plain matMuls only.
  */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
+  if (!recordingGradients()) return tf.tidy(() => (b === undefined ? tf.matMul(x, w) : tf.add(tf.matMul(x, w), b)));
   return (b === undefined ? linearNoBias(x, w) : linearWithBias(x, w, b)) as tf.Tensor2D;
 }
 
@@ -106,7 +115,8 @@ export function batchMatMul<R extends tf.Rank>(a: tf.Tensor<R>, b: tf.Tensor<R>)
   return tf.tidy(() => {
     const a3 = tf.reshape(a, [batch, m, k]) as tf.Tensor3D; // (batch, M, K)
     const b3 = tf.reshape(b, [batch, k, n]) as tf.Tensor3D; // (batch, K, N)
-    const out: tf.Tensor = tf.reshape(batchMatMul3d(a3, b3), [...lead, m, n]); // (..., M, N)
+    const product = recordingGradients() ? (batchMatMul3d(a3, b3) as tf.Tensor3D) : tf.matMul(a3, b3); // (batch, M, N)
+    const out: tf.Tensor = tf.reshape(product, [...lead, m, n]); // (..., M, N)
     return out as tf.Tensor<R>;
   });
 }
@@ -141,7 +151,7 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor
   const [b, t] = ids.shape;
   return tf.tidy(() => {
     const flat = tf.reshape(ids, [b * t]) as tf.Tensor1D; // (B*T)
-    const rows = embeddingLookupFlat(table, flat) as tf.Tensor2D; // (B*T, C)
+    const rows = (recordingGradients() ? embeddingLookupFlat(table, flat) : tf.gather(table, flat)) as tf.Tensor2D; // (B*T, C)
     return tf.reshape(rows, [b, t, table.shape[1]]) as tf.Tensor3D; // (B, T, C)
   });
 }
@@ -223,5 +233,8 @@ const geluTanhOp = tf.customGrad((x, save) => {
  * One fused gradient instead of a chain of ~10 elementwise gradients.
  */
 export function geluTanh<T extends tf.Tensor>(x: T): T {
+  if (!recordingGradients()) {
+    return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(tf.mul(x, tf.add(tf.mul(tf.square(x), 0.044715), 1)), 2 * SQRT_2_OVER_PI))));
+  }
   return geluTanhOp(x) as T;
 }

@@ -117,8 +117,8 @@ function shapeText(shape: readonly number[]): string {
  * tensors: call {@link KVCache.dispose} when done. Discard a cache after a forward call that threw.
  */
 export class KVCache {
-  /** Per layer: keys stored transposed, (B, nh, hs, L), and values, (B, nh, L, hs). */
-  private layers: { keyT: tf.Tensor4D; value: tf.Tensor4D }[] = [];
+  /** Per layer: keys and values of every cached position, each (B, nh, L, hs). */
+  private layers: { key: tf.Tensor4D; value: tf.Tensor4D }[] = [];
   /** Per row, 1 for each cached real position and 0 for each cached pad. */
   private keyMask: number[][] = [];
   /** Per row, the position id the next real token gets. */
@@ -148,8 +148,8 @@ export class KVCache {
 
   /** Frees the cached tensors; the cache is then empty and reusable. */
   dispose(): void {
-    for (const { keyT, value } of this.layers) {
-      keyT.dispose();
+    for (const { key, value } of this.layers) {
+      key.dispose();
       value.dispose();
     }
     this.transposedHead?.dispose();
@@ -160,16 +160,18 @@ export class KVCache {
   }
 
   /** @internal Appends one layer's new keys/values; returns all keys/values (owned by the cache). */
-  appendLayer(layer: number, keyT: tf.Tensor4D, value: tf.Tensor4D): { keyT: tf.Tensor4D; value: tf.Tensor4D } {
+  appendLayer(layer: number, key: tf.Tensor4D, value: tf.Tensor4D): { key: tf.Tensor4D; value: tf.Tensor4D } {
     const old = this.layers[layer];
+    // Both grow along the positions axis 2: wasm's concat copies one block per (B, nh) pair, whereas
+    // growing keys stored (B, nh, hs, L) along their last axis copies B·nh·hs tiny blocks.
     const next =
       old === undefined
-        ? { keyT: tf.keep(keyT.clone()), value: tf.keep(value.clone()) }
+        ? { key: tf.keep(key.clone()), value: tf.keep(value.clone()) }
         : {
-            keyT: tf.keep(tf.concat([old.keyT, keyT], 3)), // (B, nh, hs, L + T)
+            key: tf.keep(tf.concat([old.key, key], 2)), // (B, nh, L + T, hs)
             value: tf.keep(tf.concat([old.value, value], 2)), // (B, nh, L + T, hs)
           };
-    old?.keyT.dispose();
+    old?.key.dispose();
     old?.value.dispose();
     this.layers[layer] = next;
     return next;
@@ -206,7 +208,10 @@ export interface ForwardOptions {
   positionIds?: tf.Tensor2D;
   /** A KV cache to read earlier positions from and append these ones to (see {@link KVCache}). */
   kvCache?: KVCache;
-  /** Compute logits for the last position only: output [B, 1, V] (generation's prefill). Default false. */
+  /**
+   * Compute logits for the last position only: output [B, 1, V]. Default false. Meant for
+   * generation's prefill with left padding, where every row's last position is a real token.
+   */
   lastPositionOnly?: boolean;
 }
 
@@ -341,9 +346,16 @@ function causalSelfAttention(
   const qkv = linear(x, p("attn.c_attn.weight") as tf.Tensor2D, p("attn.c_attn.bias") as tf.Tensor1D); // (N, 3C)
   const [q, k, v] = tf.split(tf.reshape(qkv, [B, T, 3 * C]), 3, 2); // 3 × (B, T, C)
   const query = tf.transpose(tf.reshape(q, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
-  let keyT = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 3, 1]) as tf.Tensor4D; // (B, nh, hs, T)
   let value = tf.transpose(tf.reshape(v, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
-  if (cache !== undefined) ({ keyT, value } = cache.appendLayer(layer, keyT, value)); // (B, nh, hs, Tk), (B, nh, Tk, hs)
+  let keyT: tf.Tensor4D;
+  if (cache === undefined) {
+    keyT = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 3, 1]) as tf.Tensor4D; // (B, nh, hs, T)
+  } else {
+    const key = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
+    const all = cache.appendLayer(layer, key, value); // (B, nh, Tk, hs) each
+    keyT = tf.transpose(all.key, [0, 1, 3, 2]) as tf.Tensor4D; // (B, nh, hs, Tk)
+    value = all.value;
+  }
   let scores = tf.mul(batchMatMul(query, keyT), 1 / Math.sqrt(hs)) as tf.Tensor4D; // (B, nh, T, Tk)
   if (bias !== null) scores = tf.add(scores, bias); // bias (B or 1, 1, T, Tk) broadcasts over heads
   const weights = tf.softmax(scores) as tf.Tensor4D; // (B, nh, T, Tk), over keys
@@ -449,6 +461,13 @@ export function transformerTokenLogprobs(
       field: "temperature",
       value: temperature,
       expected: "a number > 0 (1 = plain log-softmax)",
+    });
+  }
+  if (!(inputIds instanceof tf.Tensor) || inputIds.rank !== 2) {
+    throw new GrpoError("invalid_argument", "inputIds must be an int32 tensor of shape [B, T].", {
+      field: "inputIds",
+      value: inputIds instanceof tf.Tensor ? inputIds.shape : inputIds,
+      expected: "tf.tensor2d(ids, [B, T], \"int32\")",
     });
   }
   const [B, T] = inputIds.shape;

@@ -895,7 +895,6 @@ export type GRPOConfigDefaults = SchemaOutput;
 type ResolvedSchemaOutput = Omit<SchemaOutput, "epsilonHigh"> & { epsilonHigh: number };
 type MutuallyAssignable<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type AssertTrue<T extends true> = T;
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
 type GRPOConfigMatchesTable = AssertTrue<MutuallyAssignable<GRPOConfig, ResolvedSchemaOutput>>;
 
 // ---------------------------------------------------------------------------------------------
@@ -909,7 +908,7 @@ function mapKnobs<T>(fn: <K extends GRPOConfigKey>(key: K, spec: (typeof GRPO_KN
 }
 
 function profileDefaults(profile: TrainingProfile): SchemaOutput {
-  return mapKnobs((_, spec) => spec.defaults[profile]) as SchemaOutput;
+  return Object.freeze(mapKnobs((_, spec) => spec.defaults[profile])) as SchemaOutput;
 }
 
 /**

@@ -143,6 +143,55 @@ export function perTokenLoss(surrogate: tf.Tensor2D, kl: tf.Tensor2D | undefined
   return tf.tidy(() => tf.add(surrogate, tf.mul(kl, beta)) as tf.Tensor2D);
 }
 
+/** Inputs of {@link rowsPerTokenLoss}: rows that may split one sequence (trajectory) into several. */
+export interface RowLossInputs {
+  /** [B, T] current log-probs (carries the gradient). */
+  logprobs: tf.Tensor2D;
+  /** [B, T] old log-probs (no gradient). */
+  oldLogprobs: tf.Tensor2D;
+  /** [B, T] reference log-probs, used when beta > 0. */
+  refLogprobs?: tf.Tensor2D;
+  /** [B] advantage of each row (its sequence's). */
+  advantages: tf.Tensor1D;
+  /** [B, T] 1 on loss tokens. */
+  mask: tf.Tensor2D;
+  /** [S, B] 1 where row b belongs to sequence s (the identity when each row is a sequence). */
+  rowsToSequences: tf.Tensor2D;
+}
+
+/**
+ * The unnormalised per-token loss of rows grouped into sequences: a multi-turn trajectory has one row
+ * per sampled assistant turn, all sharing its advantage. Token level: r_t = exp(logp_t − old_t).
+ * Sequence level (GSPO): one ratio per sequence, exp(mean of log r over all the sequence's tokens
+ * across its rows), broadcast to its tokens (TRL's form; same gradient as {@link importanceRatios}'
+ * per-token form under row-constant weights). Then `clippedSurrogate` + beta · `klK3`. The caller
+ * normalises with per-token weights (see `tokenWeights` in batch.ts). Also returns the clip flags.
+ */
+export function rowsPerTokenLoss(
+  inputs: RowLossInputs,
+  options: Pick<GRPOLossOptions, "epsilon" | "epsilonHigh" | "beta" | "importanceSamplingLevel">,
+): { perToken: tf.Tensor2D; kl: tf.Tensor2D; clippedLow: tf.Tensor2D; clippedHigh: tf.Tensor2D } {
+  const { logprobs, oldLogprobs, mask, rowsToSequences: seq } = inputs;
+  let ratio: tf.Tensor2D;
+  if (options.importanceSamplingLevel === "sequence") {
+    const logRatio = tf.sub(logprobs, oldLogprobs); // [B, T]
+    const rowSum = tf.sum(tf.mul(logRatio, mask), 1, true); // [B, 1]
+    const rowCount = tf.sum(mask, 1, true); // [B, 1]
+    const seqMean = tf.div(tf.matMul(seq, rowSum), tf.maximum(tf.matMul(seq, rowCount), 1)); // [S, 1]
+    const rowMean = tf.matMul(tf.transpose(seq), seqMean); // [B, 1]: each row gets its sequence's mean
+    ratio = tf.mul(tf.exp(rowMean), tf.onesLike(logprobs)) as tf.Tensor2D; // broadcast over T
+  } else {
+    ratio = importanceRatios(logprobs, oldLogprobs, mask, "token");
+  }
+  const surrogate = clippedSurrogate(ratio, inputs.advantages, options.epsilon, options.epsilonHigh);
+  const kl = options.beta > 0 && inputs.refLogprobs ? klK3(logprobs, inputs.refLogprobs) : undefined;
+  const perToken = perTokenLoss(surrogate, kl, kl ? options.beta : 0);
+  const advantage = tf.mul(tf.expandDims(inputs.advantages, 1), tf.onesLike(logprobs)); // [B, T]
+  const clippedLow = tf.cast(tf.logicalAnd(tf.less(ratio, 1 - options.epsilon), tf.less(advantage, 0)), "float32") as tf.Tensor2D;
+  const clippedHigh = tf.cast(tf.logicalAnd(tf.greater(ratio, 1 + options.epsilonHigh), tf.greater(advantage, 0)), "float32") as tf.Tensor2D;
+  return { perToken, kl: kl ? stopGradient(kl) : tf.zerosLike(logprobs), clippedLow, clippedHigh };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Normalisation: one small function per loss type
 // ---------------------------------------------------------------------------------------------

@@ -36,10 +36,11 @@ import {
   type GRPOConfigOverrides,
   type TrainingProfile,
 } from "./config.js";
-import { dispatchEvent, type StepReport, type TrainEndReason, type TrainerCallback, type TrainerEvent } from "./events.js";
+import { dispatchEvent, type ConfigAdjustment, type StepReport, type TrainEndReason, type TrainerCallback, type TrainerEvent } from "./events.js";
 import { TrainingHistory, type StepMetrics } from "./history.js";
 import { AdamW, clipByGlobalNorm, type AdamWState } from "./optimizer.js";
 import { ScenarioSampler, type SamplerState } from "./sampler.js";
+import { rowsPerTokenLoss, stopGradient } from "./grpo.js";
 
 /** Options of {@link GRPOTrainer.create}. */
 export interface GRPOTrainerOptions {
@@ -100,9 +101,11 @@ interface TrainerStateJSON {
 
 const EARLY_STOPPING_WINDOW = 5;
 
-/** Identity in the forward pass, zero gradient in the backward pass (tfjs has no stop_gradient). */
-const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as
-  unknown as Parameters<typeof tf.customGrad>[0]) as unknown as <T extends tf.Tensor>(x: T) => T;
+/** Knobs {@link GRPOTrainer.adjust} may change between steps. */
+export const ADJUSTABLE_KNOBS = ["learningRate", "temperature", "maxGradNorm", "epsilon", "epsilonHigh"] as const;
+/** One of {@link ADJUSTABLE_KNOBS}. */
+export type AdjustableKnob = (typeof ADJUSTABLE_KNOBS)[number];
+
 
 function trainablePolicy(agent: Agent): TfPolicy {
   if (!(agent.policy instanceof TfPolicy)) {
@@ -154,6 +157,8 @@ export class GRPOTrainer {
   private reference?: Record<string, tf.Tensor>;
   private stopRequested = false;
   private running = false;
+  /** Every knob change made during training, in order. */
+  readonly adjustments: ConfigAdjustment[] = [];
   private best = Number.NEGATIVE_INFINITY;
   private badSteps = 0;
 
@@ -227,6 +232,36 @@ export class GRPOTrainer {
   private get lossTemperature(): number {
     const t = this.agent.config.temperature;
     return t > 0 ? t : 1;
+  }
+
+  /**
+   * Changes a knob between steps (the AutoTrainer does this; so can a user in a notebook) and
+   * emits an `adjustment` event. `temperature` changes the rollout sampling (and the temperature the
+   * loss recomputes log-probs at); the others change `config`.
+   */
+  async adjust(knob: AdjustableKnob, value: number, reason: string): Promise<ConfigAdjustment> {
+    if (!ADJUSTABLE_KNOBS.includes(knob)) {
+      throw new GrpoError("invalid_argument", "This knob cannot be changed during training.", {
+        field: "knob", value: knob, expected: ADJUSTABLE_KNOBS.map((k) => `"${k}"`).join(" | "),
+      });
+    }
+    const valid = knob === "temperature" ? value >= 0 : knob === "maxGradNorm" ? value >= 0 : value > 0;
+    if (!Number.isFinite(value) || !valid) {
+      throw new GrpoError("invalid_argument", `Invalid new value for \`${knob}\`.`, {
+        field: knob, value, expected: knob === "temperature" || knob === "maxGradNorm" ? "a finite number >= 0" : "a finite number > 0",
+      });
+    }
+    const from = knob === "temperature" ? this.agent.config.temperature : this.config[knob];
+    if (knob === "temperature") {
+      this.agent.config.temperature = value;
+      this.config.temperature = value;
+    } else {
+      this.config[knob] = value;
+    }
+    const adjustment: ConfigAdjustment = { step: this.stepCount, knob, from, to: value, reason };
+    this.adjustments.push(adjustment);
+    await this.emit({ type: "adjustment", adjustment });
+    return adjustment;
   }
 
   /** Asks a running `run()` to stop after the current step. */
@@ -443,7 +478,7 @@ export class GRPOTrainer {
       attentionMask: tf.tensor2d(b.attentionMask, [b.B, b.T]),
       mask: tf.tensor2d(b.completionMask, [b.B, b.T]),
       weights: tf.tensor2d(b.weights, [b.B, b.T]),
-      advantages: tf.tensor2d(b.advantages, [b.B, 1]),
+      advantages: tf.tensor1d(b.advantages),
       // [S', B]: 1 where row b belongs to sequence s (sums rows into sequences for GSPO).
       rowsToSequences: tf.tensor2d(
         Float32Array.from({ length: b.numSequences * b.B }, (_, i) => (b.sequenceOfRow[i % b.B] === Math.floor(i / b.B) ? 1 : 0)),
@@ -477,42 +512,11 @@ export class GRPOTrainer {
     });
   }
 
-  /**
-   * GRPO per-token loss in TRL's order: ratio → clipped surrogate → + β·KL. Sequence-level
-   * importance sampling (GSPO) uses one ratio per trajectory: exp(mean over its tokens of log r).
-   */
-  private perTokenLoss(
-    logp: tf.Tensor2D, old: tf.Tensor2D, ref: tf.Tensor2D | undefined,
-    t: ReturnType<GRPOTrainer["batchTensors"]>,
-  ) {
-    const c = this.config;
-    const logRatio = tf.sub(logp, old); // [B,T]
-    let ratio: tf.Tensor;
-    if (c.importanceSamplingLevel === "sequence") {
-      const rowSum = tf.sum(tf.mul(logRatio, t.mask), 1, true); // [B,1]
-      const rowCount = tf.sum(t.mask, 1, true); // [B,1]
-      const seqSum = tf.matMul(t.rowsToSequences, rowSum); // [S',1]
-      const seqCount = tf.maximum(tf.matMul(t.rowsToSequences, rowCount), 1); // [S',1]
-      const rowMean = tf.matMul(tf.transpose(t.rowsToSequences), tf.div(seqSum, seqCount)); // [B,1]
-      ratio = tf.exp(rowMean); // broadcast over T
-    } else {
-      ratio = tf.exp(logRatio);
-    }
-    const A = t.advantages; // [B,1]
-    const clippedRatio = tf.clipByValue(ratio, 1 - c.epsilon, 1 + c.epsilonHigh);
-    const surrogate = tf.neg(tf.minimum(tf.mul(ratio, A), tf.mul(clippedRatio, A)));
-    let perToken: tf.Tensor = surrogate;
-    let kl: tf.Tensor = tf.zerosLike(logp);
-    if (ref && c.beta > 0) {
-      const d = tf.sub(ref, logp);
-      kl = tf.sub(tf.sub(tf.exp(d), d), 1); // k3 estimator of KL(π‖π_ref)
-      perToken = tf.add(surrogate, tf.mul(kl, c.beta));
-    }
-    const ratioFull = tf.mul(ratio, tf.onesLike(logp));
-    const Afull = tf.mul(A, tf.onesLike(logp));
-    const clippedLow = tf.cast(tf.logicalAnd(tf.less(ratioFull, 1 - c.epsilon), tf.less(Afull, 0)), "float32");
-    const clippedHigh = tf.cast(tf.logicalAnd(tf.greater(ratioFull, 1 + c.epsilonHigh), tf.greater(Afull, 0)), "float32");
-    return { perToken, kl: stopGradient(kl), clippedLow, clippedHigh };
+  private perTokenLoss(logp: tf.Tensor2D, old: tf.Tensor2D, ref: tf.Tensor2D | undefined, t: ReturnType<GRPOTrainer["batchTensors"]>) {
+    return rowsPerTokenLoss(
+      { logprobs: logp, oldLogprobs: old, refLogprobs: ref, advantages: t.advantages, mask: t.mask, rowsToSequences: t.rowsToSequences },
+      this.config,
+    );
   }
 
   private stepMetrics(

@@ -13,8 +13,14 @@ function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[]
     // A fixed, non-uniform upstream gradient so that every output element matters differently.
     const weights = tf.sin(tf.add(tf.range(0, out.size, 1), 0.5)).reshape(out.shape);
     const loss = (...xs: tf.Tensor[]) => tf.sum(tf.mul(f(...xs, ...inputs.slice(floatCount)), weights));
-    const grads = tf.grads(loss)(inputs.slice(0, floatCount));
-    return { value: Array.from(out.dataSync()), grads: grads.map((g) => Array.from(g.dataSync())) };
+    // Under a gradient tape the ops take their custom-gradient path; outside it, the plain one.
+    const { value: taped, grads } = tf.valueAndGrads(loss)(inputs.slice(0, floatCount));
+    const untaped = tf.sum(tf.mul(out, weights));
+    return {
+      value: Array.from(out.dataSync()),
+      loss: [taped.dataSync()[0], untaped.dataSync()[0]],
+      grads: grads.map((g) => Array.from(g.dataSync())),
+    };
   });
 }
 
@@ -101,6 +107,7 @@ describe("custom-gradient ops", () => {
       const mine = valueAndGrads(c.custom, inputs, c.floatCount);
       const stock = valueAndGrads(c.stock, inputs, c.floatCount);
       expect(maxAbsDiff(mine.value, stock.value)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(mine.loss, stock.loss)).toBeLessThan(1e-4);
       mine.grads.forEach((g, i) => {
         const scale = Math.max(1, ...stock.grads[i].map(Math.abs));
         expect(maxAbsDiff(g, stock.grads[i]) / scale, `gradient of input ${i}`).toBeLessThan(1e-5);

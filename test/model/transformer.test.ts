@@ -105,6 +105,30 @@ describe("Transformer vs the PyTorch reference", () => {
   }
 });
 
+describe("cpu spot-check", () => {
+  it("the cpu backend agrees with the reference too (tied head)", async () => {
+    await selectBackend({ backend: "cpu" });
+    try {
+      const ref = reference.tied;
+      const model = loadReference(ref);
+      const ids = ids2d(ref.inputIds);
+      const targets = ids2d(ref.targetIds);
+      const logits = model.forward(ids);
+      expect(maxAbsDiff(logits.dataSync(), ref.logits)).toBeLessThan(1e-4);
+      const { value, grads } = tf.variableGrads(() => tf.sum(model.tokenLogprobs(ids, targets)) as tf.Scalar);
+      for (const name of ["wte.weight", "h.0.attn.c_attn.weight", "h.1.mlp.c_fc.bias"]) {
+        const refGrad = ref.grads[name];
+        expect(maxAbsDiff(grads[model.params[name].name].dataSync(), refGrad) / maxAbs(refGrad), name).toBeLessThan(1e-3);
+      }
+      tf.dispose([logits, value, ids, targets]);
+      tf.dispose(grads);
+      model.dispose();
+    } finally {
+      await selectBackend({ backend: "wasm" });
+    }
+  });
+});
+
 describe("padding", () => {
   it("left padding leaves the real tokens' logits unchanged (generation layout)", () => {
     const model = Transformer.init(TINY, { seed: 3 });
