@@ -211,12 +211,13 @@ async function runSelection(requested: BackendRequest, source: string): Promise<
       fix: candidates.map((c) => `${c.name}: ${c.reason}`).join("; "),
     });
   }
-  const skipped = candidates.filter((c) => !c.available && BACKEND_ORDER.indexOf(c.name) < BACKEND_ORDER.indexOf(chosen.name));
+  const winner = chosen;
+  const skipped = candidates.filter((c) => !c.available && BACKEND_ORDER.indexOf(c.name) < BACKEND_ORDER.indexOf(winner.name));
   const why = skipped.length > 0 ? ` (${skipped.map((c) => `${c.name}: ${c.reason}`).join("; ")})` : "";
   return {
     name: tf.getBackend(),
     requested,
-    reason: `auto: ${chosen.name} is the fastest backend that loaded${why}; ${chosen.attempt.reason}`,
+    reason: `auto: ${winner.name} is the fastest backend that loaded${why}; ${winner.attempt.reason}`,
     candidates,
   };
 }

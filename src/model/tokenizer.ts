@@ -646,8 +646,9 @@ export class ChatTokenizer {
     for (const match of text.matchAll(this.splitPattern)) {
       const token = this.splitTokens.get(match[0]);
       if (token === undefined) continue;
-      sections.push({ text: text.slice(start, match.index) }, { text: match[0], specialId: token.id });
-      start = match.index + match[0].length;
+      const at = match.index as number; // always set for matchAll results
+      sections.push({ text: text.slice(start, at) }, { text: match[0], specialId: token.id });
+      start = at + match[0].length;
     }
     sections.push({ text: text.slice(start) });
     sections.forEach((section, i) => {

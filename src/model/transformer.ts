@@ -113,8 +113,9 @@ function shapeText(shape: readonly number[]): string {
  * each call appends its positions. With a cache, `attentionMask` and `positionIds` describe only
  * the new tokens; the cache remembers the earlier ones.
  *
- * A cache belongs to one model and one batch; it is invalid once the weights change. It holds
- * tensors: call {@link KVCache.dispose} when done. Discard a cache after a forward call that threw.
+ * A cache belongs to one model and one batch; it is invalid once the weights change, and it is for
+ * inference only (gradients do not flow through cached tensors). It holds tensors: call
+ * {@link KVCache.dispose} when done. Discard a cache after a forward call that threw.
  */
 export class KVCache {
   /** Per layer: keys and values of every cached position, each (B, nh, L, hs). */
