@@ -44,6 +44,7 @@ export * from "./training/checkpoint.js";
 export * from "./training/trainer.js";
 export * from "./training/train.js";
 export * from "./training/auto.js";
+export * from "./training/evaluate.js";
 
 // Importing the package lets `agent.initialize()` load TensorFlow.js models by name.
 registerTfPolicyResolver();

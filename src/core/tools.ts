@@ -210,7 +210,20 @@ export function parseToolCalls(text: string): ParsedToolCalls {
 
 /** Renders a call in the syntax {@link parseToolCalls} reads: `<tool_call>{"name":…,"arguments":…}</tool_call>`. */
 export function formatToolCall(call: Pick<ToolCall, "name" | "arguments">): string {
-  return `${OPEN_TAG}${JSON.stringify({ name: call.name, arguments: call.arguments })}${CLOSE_TAG}`;
+  return `${OPEN_TAG}${spacedJson({ name: call.name, arguments: call.arguments })}${CLOSE_TAG}`;
+}
+
+/**
+ * JSON with Python's default separators (`", "` and `": "`), the spelling chat templates' `tojson`
+ * produce, so formatted calls match what the model saw in its training data.
+ */
+export function spacedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(spacedJson).join(", ")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${spacedJson(v)}`).join(", ")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,14 +16,12 @@
  */
 import type { Agent } from "../core/agent.js";
 import type { Environment } from "../core/environment.js";
-import { runEpisodes } from "../core/episode.js";
 import { GrpoError } from "../core/errors.js";
 import type { RewardFunction } from "../core/reward.js";
 import { helpfulAgentReward } from "../core/rewards/index.js";
-import { mean, std } from "../core/stats.js";
-import { TrajectoryGroup } from "../core/trajectory.js";
 import type { TrainingProfile } from "./config.js";
 import type { ConfigAdjustment, TrainerCallback, TrainerEvent } from "./events.js";
+import { evaluate } from "./evaluate.js";
 import type { StepMetrics } from "./history.js";
 import { runTraining, type TrainingResult, type TrainOptions } from "./train.js";
 import type { GRPOTrainer } from "./trainer.js";
@@ -124,18 +122,14 @@ export class AutoTrainer {
 
   /** Plays the baseline episodes with the untrained agent and picks a profile. */
   async assess(agent: Agent, environment: Environment, reward: RewardFunction): Promise<BaselineAssessment> {
-    if (!agent.isInitialized) await agent.initialize();
-    const scenarios = environment.scenarios().slice(0, this.options.baselineScenarios);
-    const plays = scenarios.flatMap((s) => Array.from({ length: this.options.baselineEpisodes }, () => s));
-    const trajectories = await runEpisodes(agent, environment, plays, { reward });
-    const groups = scenarios.map((s, i) => new TrajectoryGroup(s.id,
-      trajectories.slice(i * this.options.baselineEpisodes, (i + 1) * this.options.baselineEpisodes)));
-    const rewards = trajectories.map((t) => t.totalReward);
-    const rewardDiversity = mean(groups.map((g) => g.rewardDiversity));
-    const choice = chooseProfile(mean(rewards), rewardDiversity);
+    const report = await evaluate({
+      agent, environment, reward,
+      scenarios: environment.scenarios().slice(0, this.options.baselineScenarios),
+      episodesPerScenario: this.options.baselineEpisodes,
+    });
     return {
-      meanReward: mean(rewards), rewardStd: std(rewards), rewardDiversity,
-      successRate: mean(trajectories.map((t) => (t.success ? 1 : 0))), ...choice,
+      meanReward: report.meanReward, rewardStd: report.rewardStd, rewardDiversity: report.rewardDiversity,
+      successRate: report.successRate, ...chooseProfile(report.meanReward, report.rewardDiversity),
     };
   }
 

@@ -61,6 +61,13 @@ describe("parseToolCalls", () => {
     expect(parsed.calls[0].arguments).toEqual({ x: 1 });
   });
 
+  it("formats calls with the chat template's JSON spacing, as the corpus writes them", async () => {
+    const call = { name: "calculator", arguments: { expression: "37 * 12" } };
+    expect(formatToolCall(call)).toBe('<tool_call>{"name": "calculator", "arguments": {"expression": "37 * 12"}}</tool_call>');
+    const { calculatorCallText } = await import("../../scripts/corpus/generate.js");
+    expect(calculatorCallText("37 * 12")).toBe(formatToolCall(call));
+  });
+
   it("round-trips formatToolCall", () => {
     const original = { name: "calculator", arguments: { expression: "(1+2)*3", nested: { a: [1, "b"] } } };
     const text = formatToolCall(original);
