@@ -440,6 +440,12 @@ export interface ToolAgentOptions extends AgentOptions {
   toolTimeoutMs?: number;
   /** The longest tool output shown to the model, in characters (default 2000). */
   maxToolOutputChars?: number;
+  /**
+   * Pass the tools' schemas to the chat template (default true), which lists them in the system
+   * block. Set false when the system prompt already describes the tools in the words the model was
+   * trained on (the built-in model saw tool use only through its system prompts).
+   */
+  advertiseTools?: boolean;
 }
 
 const toolAgentOptionsSchema = z.object({
@@ -455,6 +461,7 @@ const toolAgentOptionsSchema = z.object({
     .int({ error: "an integer >= 1" })
     .min(1, { error: "an integer >= 1" })
     .default(2000),
+  advertiseTools: z.boolean({ error: "true or false" }).default(true),
   policy: z.unknown().optional(),
 });
 
@@ -490,6 +497,8 @@ export class ToolAgent extends MultiTurnAgent {
   readonly toolTimeoutMs: number;
   /** The longest tool output shown to the model. */
   readonly maxToolOutputChars: number;
+  /** Whether the chat template lists the tools (see {@link ToolAgentOptions.advertiseTools}). */
+  readonly advertiseTools: boolean;
 
   constructor(config: AgentConfigInput, options: ToolAgentOptions) {
     const opts = parseWith(toolAgentOptionsSchema, options ?? {}, {
@@ -502,11 +511,12 @@ export class ToolAgent extends MultiTurnAgent {
     this.maxToolRounds = opts.maxToolRounds;
     this.toolTimeoutMs = opts.toolTimeoutMs;
     this.maxToolOutputChars = opts.maxToolOutputChars;
+    this.advertiseTools = opts.advertiseTools;
   }
 
-  /** The config's sampling options plus the tools' schemas (`SamplingOptions.tools`). */
+  /** The config's sampling options plus the tools' schemas (`SamplingOptions.tools`) when advertised. */
   override sampling(): SamplingOptions {
-    return { ...super.sampling(), tools: this.tools.map(toolSchema) };
+    return this.advertiseTools ? { ...super.sampling(), tools: this.tools.map(toolSchema) } : super.sampling();
   }
 
   /** One assistant turn with its `toolCalls` parsed (nothing is executed here; see `respond`). */

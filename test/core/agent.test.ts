@@ -241,6 +241,13 @@ describe("ToolAgent", () => {
     ]);
   });
 
+  it("does not advertise tools to the template with advertiseTools: false, but still runs them", async () => {
+    const { agent, policy } = await toolAgent([`Let me calculate. ${addCall}`, "5."], { advertiseTools: false });
+    const produced = await agent.respond([turn("user", "What is 2+3?")], "What is 2+3?");
+    expect(policy.calls[0].options.tools).toBeUndefined();
+    expect(produced[1].content).toBe("5");
+  });
+
   it("executes calls, shows the results, and answers", async () => {
     const { agent, policy } = await toolAgent([`Let me calculate. ${addCall}`, "2 + 3 = 5."]);
     const produced = await agent.respond([turn("user", "What is 2+3?")], "What is 2+3?");

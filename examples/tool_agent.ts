@@ -1,0 +1,61 @@
+/**
+ * Tool agent: a ToolAgent with the safe calculator learns to call it and report the right number.
+ * Reward: CorrectnessReward against each problem's ground truth (scenario field `groundTruth`), so the
+ * headline metric is arithmetic accuracy on held-out problems.
+ *
+ *   npm run example -- tool_agent --seed 1
+ */
+import { pathToFileURL } from "node:url";
+import { ToolAgent } from "../src/core/agent.js";
+import { ConversationEnvironment } from "../src/core/environment.js";
+import { Rng } from "../src/core/rng.js";
+import { CorrectnessReward } from "../src/core/rewards/index.js";
+import { calculatorTool, evaluateArithmetic } from "../src/core/tools.js";
+import { registerTfPolicyResolver } from "../src/model/registry.js";
+import { SYSTEM_PROMPTS } from "../scripts/corpus/prompts.js";
+import { parseExampleArgs, runExample, type ExampleOptions, type ExampleResult } from "./harness.js";
+
+const OPERATORS = ["+", "-", "*"] as const;
+const QUESTIONS = ["What is {e}?", "Can you calculate {e}?", "Please compute {e}.", "How much is {e}?"];
+
+/** Seeded arithmetic problems `{ id, userResponses: [question], groundTruth }` (integer results). */
+export function arithmeticProblems(count: number, seed: number, prefix: string) {
+  const rng = Rng.fromSeed(seed);
+  return Array.from({ length: count }, (_, i) => {
+    const op = OPERATORS[rng.int(OPERATORS.length)];
+    const a = 2 + rng.int(op === "*" ? 30 : 400);
+    const b = 2 + rng.int(op === "*" ? 30 : 400);
+    const expression = `${a} ${op} ${b}`;
+    return {
+      id: `${prefix}_${i}`,
+      userResponses: [QUESTIONS[rng.int(QUESTIONS.length)].replace("{e}", expression)],
+      groundTruth: evaluateArithmetic(expression),
+    };
+  });
+}
+
+export async function toolAgentExample(options: ExampleOptions = {}): Promise<ExampleResult> {
+  registerTfPolicyResolver();
+  const agent = new ToolAgent({
+    modelName: options.modelName ?? "builtin:tiny-chat",
+    systemPrompt: SYSTEM_PROMPTS.calculator,
+    temperature: 0.8,
+    maxNewTokens: 48,
+    seed: options.seed ?? 0,
+  }, { tools: [calculatorTool], maxToolRounds: 2, advertiseTools: false });
+  const environment = new ConversationEnvironment({ scenarios: arithmeticProblems(48, 1, "train"), maxTurns: 1 });
+  const evalEnvironment = new ConversationEnvironment({ scenarios: arithmeticProblems(16, 2, "heldout"), maxTurns: 1 });
+  return runExample({
+    name: "tool_agent", agent, environment, evalEnvironment,
+    reward: new CorrectnessReward({ tolerance: 1e-6 }),
+    profile: "balanced", numEpisodes: 144,
+    headline: { name: "arithmetic accuracy", of: (r) => r.meanReward },
+  }, options);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  toolAgentExample(parseExampleArgs(process.argv.slice(2))).catch((error) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}
