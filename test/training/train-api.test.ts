@@ -2,7 +2,7 @@
  * The guide's training surface end to end on a tiny model: train() with the quick-start shape,
  * savePath + loadAgentFromCheckpoint, health status, AutoTrainer, stepping/abort semantics.
  */
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -142,6 +142,29 @@ describe("GRPOTrainer stepping", () => {
     const agent = await newAgent();
     await expect(GRPOTrainer.create({ agent, environment, reward: yesReward, configOverrides: { learning_rat: 1 } }))
       .rejects.toThrow(/learningRate/);
+  });
+});
+
+describe("health and run logs", () => {
+  it("turns CRITICAL when a NaN reward is injected into a real run, and logs metrics.jsonl per step", async () => {
+    const agent = await newAgent();
+    const runDir = mkdtempSync(path.join(tmpdir(), "run-"));
+    const monitor = new DiagnosticsMonitor();
+    let step = 0;
+    // Corrupts the third step's reward before the monitor sees it (callbacks run in order).
+    const inject = { onStepEnd: (e: { report: { metrics: Record<string, number> } }) => { if (++step === 3) e.report.metrics.reward = Number.NaN; } };
+    const trainer = await GRPOTrainer.create({ agent, environment: new ConversationEnvironment({ scenarios }), reward: yesReward,
+      callbacks: [inject, monitor], runDir, configOverrides: { numGenerations: 4, scenariosPerStep: 1, learningRate: 1e-3 } });
+    await trainer.step();
+    await trainer.step();
+    expect(monitor.getHealthStatus().status).toBe("HEALTHY");
+    await trainer.step();
+    const health = monitor.getHealthStatus();
+    expect(health.status).toBe("CRITICAL");
+    expect(health.issues.map((i) => i.code)).toContain("nan_reward");
+    const lines = readFileSync(path.join(runDir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.step)).toEqual([1, 2, 3]);
+    expect(lines[0]).toHaveProperty("rewards/yes_share/mean");
   });
 });
 

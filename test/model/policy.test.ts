@@ -1,0 +1,111 @@
+/**
+ * The TensorFlow.js policy behind agents: resolution by model name, an episode end to end,
+ * coalescing of concurrent calls into one batch, determinism, stop strings, registry errors.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { MultiTurnAgent, setPolicyResolver } from "../../src/core/agent.js";
+import { ConversationEnvironment } from "../../src/core/environment.js";
+import { runEpisode } from "../../src/core/episode.js";
+import type { ChatMessage, SamplingOptions } from "../../src/core/policy.js";
+import { selectBackend } from "../../src/model/backend.js";
+import { TfPolicy } from "../../src/model/policy.js";
+import { loadPolicy, registerTfPolicyResolver, resolveModelFolder } from "../../src/model/registry.js";
+import { makeTinyModel } from "../helpers/tiny-model.js";
+
+let dir: string;
+beforeAll(async () => {
+  await selectBackend({ backend: "wasm" });
+  dir = await makeTinyModel({ seed: 9 });
+});
+
+const sampling: SamplingOptions = { temperature: 1, topP: 1, topK: 0, maxNewTokens: 10 };
+const conv = (text: string): ChatMessage[] => [{ role: "system", content: "Be brief." }, { role: "user", content: text }];
+
+describe("TfPolicy", () => {
+  it("is what agent.initialize() resolves a model folder to, and plays an episode end to end", async () => {
+    registerTfPolicyResolver();
+    try {
+      const agent = new MultiTurnAgent({ modelName: dir, systemPrompt: "You are helpful.", maxNewTokens: 8, seed: 1 });
+      await agent.initialize();
+      expect(agent.policy).toBeInstanceOf(TfPolicy);
+      const policy = agent.policy as TfPolicy;
+      const env = new ConversationEnvironment({ scenarios: [{ id: "s", userResponses: ["Hi! Can you help me?", "Thanks!"] }], maxTurns: 2 });
+      const trajectory = await runEpisode(agent, env);
+      expect(trajectory.turns.map((t) => t.role)).toEqual(["system", "user", "assistant", "user", "assistant"]);
+      for (const turn of trajectory.assistantTurns) {
+        const gen = turn.generation!;
+        expect(gen.logprobs).toHaveLength(gen.tokenIds.length);
+        expect(gen.logprobs.every((lp) => lp <= 0 && Number.isFinite(lp))).toBe(true);
+        const prompt = policy.tokenizer.decode(gen.promptTokenIds);
+        expect(prompt.startsWith("<|im_start|>system\nYou are helpful.<|im_end|>\n")).toBe(true);
+        expect(prompt.endsWith("<|im_start|>assistant\n")).toBe(true);
+        const body = gen.finishReason === "stop" ? gen.tokenIds.slice(0, -1) : gen.tokenIds;
+        expect(policy.tokenizer.decode(body, { skipSpecialTokens: true })).toBe(turn.content);
+      }
+      // The second turn's prompt holds the first exchange.
+      const secondPrompt = policy.tokenizer.decode(trajectory.assistantTurns[1].generation!.promptTokenIds);
+      expect(secondPrompt).toContain("Hi! Can you help me?");
+      expect(secondPrompt).toContain("Thanks!");
+    } finally {
+      setPolicyResolver(undefined);
+    }
+  });
+
+  it("samples concurrent calls as one batch in arrival order (same as one batched call)", async () => {
+    const a = await TfPolicy.fromFolder(dir, { seed: 5 });
+    const b = await TfPolicy.fromFolder(dir, { seed: 5 });
+    const prompts = ["one", "two", "three", "four"].map(conv);
+    const batched = await a.generate(prompts, sampling);
+    const concurrent = (await Promise.all(prompts.map((p) => b.generate([p], sampling)))).flat();
+    expect(concurrent.map((g) => g.tokenIds)).toEqual(batched.map((g) => g.tokenIds));
+    const c = await TfPolicy.fromFolder(dir, { seed: 5 });
+    const sequential: number[][] = [];
+    for (const p of prompts) sequential.push((await c.generate([p], sampling))[0].tokenIds);
+    expect(sequential).not.toEqual(batched.map((g) => g.tokenIds)); // so the equality above means batching
+  });
+
+  it("is deterministic for a seed and continues exactly from a saved RNG state", async () => {
+    const a = await TfPolicy.fromFolder(dir, { seed: 3 });
+    const b = await TfPolicy.fromFolder(dir, { seed: 3 });
+    expect((await a.generate([conv("hi")], sampling))[0].tokenIds).toEqual((await b.generate([conv("hi")], sampling))[0].tokenIds);
+    const state = a.getRngState();
+    const next = (await a.generate([conv("again")], sampling))[0].tokenIds;
+    b.setRngState(state);
+    expect((await b.generate([conv("again")], sampling))[0].tokenIds).toEqual(next);
+  });
+
+  it("keeps requests with different sampling options apart", async () => {
+    const policy = await TfPolicy.fromFolder(dir, { seed: 1 });
+    const [greedy, sampled] = await Promise.all([
+      policy.generate([conv("x")], { ...sampling, temperature: 0 }),
+      policy.generate([conv("x")], { ...sampling, maxNewTokens: 3 }),
+    ]);
+    expect(sampled[0].tokenIds.length).toBeLessThanOrEqual(3);
+    const again = await (await TfPolicy.fromFolder(dir)).generate([conv("x")], { ...sampling, temperature: 0 });
+    expect(greedy[0].tokenIds).toEqual(again[0].tokenIds);
+  });
+
+  it("stops at a stop string and keeps it in the text", async () => {
+    const policy = await TfPolicy.fromFolder(dir, { seed: 2 });
+    const free = (await policy.generate([conv("x")], { ...sampling, temperature: 0, maxNewTokens: 12 }))[0];
+    const text = free.text;
+    expect(text.length).toBeGreaterThanOrEqual(2); // the fixed seed gives a reply long enough to cut
+    const stop = text.slice(1, 2);
+    const cut = (await (await TfPolicy.fromFolder(dir)).generate([conv("x")], { ...sampling, temperature: 0, maxNewTokens: 12, stop: [stop] }))[0];
+    expect(cut.finishReason).toBe("stop");
+    expect(cut.text.endsWith(stop)).toBe(true);
+    expect(cut.text.length).toBeLessThanOrEqual(text.indexOf(stop) + stop.length);
+  });
+});
+
+describe("model registry", () => {
+  it("resolves folders and rejects what it cannot load, listing what is accepted", async () => {
+    expect(resolveModelFolder(dir)).toBe(dir);
+    expect(() => resolveModelFolder("builtin:no-such-model")).toThrow(/no built-in model "no-such-model".*builtin:<name>/s);
+    expect(() => resolveModelFolder("builtin:../etc")).toThrow(/Not a valid built-in model name/);
+    expect(() => resolveModelFolder("/nonexistent/model")).toThrow(/Cannot resolve the model.*local Hugging Face GPT-2 folder/s);
+    expect(() => resolveModelFolder("openai/gpt-oss-120b")).toThrow(/Cannot resolve the model "openai\/gpt-oss-120b"/);
+    expect(() => resolveModelFolder("")).toThrow(/No model name/);
+    await expect(loadPolicy("/nonexistent")).rejects.toThrow(/Cannot resolve/);
+  });
+});
