@@ -9,9 +9,15 @@ if (process.env.GRPO_SKIP_SETUP === "1") process.exit(0);
 
 // package -> a check that it is usable
 const needs = [
-  { pkg: "python3-torch", ok: () => pyImports("torch") },
+  { pkg: "python3-torch", ok: () => pyImports("torch") },          // numeric references (test/reference/*.py)
   { pkg: "python3-numpy", ok: () => pyImports("numpy") },
   { pkg: "libopenblas0-pthread", ok: () => dpkgInstalled("libopenblas0-pthread") },
+  { pkg: "jupyter-notebook", ok: () => existsSync("/usr/bin/jupyter") && dpkgInstalled("jupyter-notebook") }, // notebooks, headless
+  { pkg: "python3-nbconvert", ok: () => pyImports("nbconvert") },
+  { pkg: "python3-nbclient", ok: () => pyImports("nbclient") },
+  { pkg: "python3-jupyter-client", ok: () => pyImports("jupyter_client") },
+  { pkg: "python3-jupyter-kernel-test", ok: () => pyImports("jupyter_kernel_test") },
+  { pkg: "chromium", ok: () => existsSync("/usr/bin/chromium") },  // rendered notebook checks (playwright-core)
 ];
 
 function pyImports(mod) {
