@@ -1,0 +1,43 @@
+/**
+ * `npm run eval:learning`: measures how much GRPO improves each example on its held-out scenarios,
+ * over several seeds, and prints a table (mean and spread of before, after and the gain).
+ *
+ *   npm run eval:learning                          # all examples, seeds 0 1 2
+ *   npm run eval:learning -- --examples quick_start,tool_agent --seeds 0,1,2
+ *
+ * Writes the raw numbers to bench/results/learning.json.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { Command } from "commander";
+import { mean, std } from "../src/core/stats.js";
+import { EXAMPLES } from "../examples/index.js";
+
+const program = new Command()
+  .option("--examples <names>", "comma-separated example names", Object.keys(EXAMPLES).join(","))
+  .option("--seeds <seeds>", "comma-separated seeds", "0,1,2")
+  .option("--out <file>", "where to write the JSON results", "bench/results/learning.json")
+  .parse();
+const opts = program.opts<{ examples: string; seeds: string; out: string }>();
+const names = opts.examples.split(",").map((s) => s.trim()).filter(Boolean);
+const seeds = opts.seeds.split(",").map((s) => Number(s.trim()));
+for (const name of names) if (!EXAMPLES[name]) throw new Error(`Unknown example ${name}; known: ${Object.keys(EXAMPLES).join(", ")}`);
+
+const rows: { example: string; metric: string; seed: number; before: number; after: number; seconds: number }[] = [];
+for (const name of names) {
+  for (const seed of seeds) {
+    const started = performance.now();
+    const result = await EXAMPLES[name]({ seed, verbose: false, savePath: "" });
+    const seconds = (performance.now() - started) / 1000;
+    rows.push({ example: name, metric: result.headline.name, seed, before: result.headline.before, after: result.headline.after, seconds });
+    console.log(`${name} seed ${seed}: ${result.headline.name} ${result.headline.before.toFixed(3)} → ${result.headline.after.toFixed(3)} (${seconds.toFixed(0)} s)`);
+  }
+}
+
+const fmt = (xs: number[]) => `${mean(xs).toFixed(3)} ± ${std(xs).toFixed(3)}`;
+console.log("\n| example | metric | before | after | gain | seeds |\n|---|---|---|---|---|---|");
+for (const name of names) {
+  const r = rows.filter((x) => x.example === name);
+  console.log(`| ${name} | ${r[0].metric} | ${fmt(r.map((x) => x.before))} | ${fmt(r.map((x) => x.after))} | ${fmt(r.map((x) => x.after - x.before))} | ${r.map((x) => x.seed).join(", ")} |`);
+}
+mkdirSync("bench/results", { recursive: true });
+writeFileSync(opts.out, `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
