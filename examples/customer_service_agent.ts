@@ -13,7 +13,7 @@ import { customerServiceReward } from "../src/core/rewards/index.js";
 import { ConversationTurn } from "../src/core/trajectory.js";
 import { registerTfPolicyResolver } from "../src/model/registry.js";
 import { SYSTEM_PROMPTS } from "../scripts/corpus/prompts.js";
-import { parseExampleArgs, runExample, type ExampleOptions, type ExampleResult } from "./harness.js";
+import { parseExampleArgs, runExample, type ExampleOptions, type ExampleResult, type ExampleSpec } from "./harness.js";
 
 /** A support ticket: the customer's messages in order. */
 export interface Ticket extends Scenario {
@@ -94,16 +94,22 @@ const HELD_OUT: Ticket[] = [
   { id: "keyboard", product: "keyboard", userResponses: ["My keyboard isn't working properly.", "I've tried restarting it."] },
 ];
 
-export async function customerServiceExample(options: ExampleOptions = {}): Promise<ExampleResult> {
+/** The example's agent, environments and reward (used by `grpo eval` too). */
+export function customerServiceExampleSpec(options: ExampleOptions = {}): ExampleSpec {
   registerTfPolicyResolver();
   const agent = new CustomerServiceAgent({
     modelName: options.modelName ?? "builtin:tiny-chat", temperature: 0.8, maxNewTokens: 64, memoryWindow: 4, seed: options.seed ?? 0,
   });
-  return runExample({
+  return {
     name: "customer_service_agent", agent,
     environment: new SupportTicketEnvironment(TICKETS), evalEnvironment: new SupportTicketEnvironment(HELD_OUT),
     reward: customerServiceReward(), profile: "balanced", numEpisodes: 144,
-  }, options);
+  };
+}
+
+/** Evaluates, trains and evaluates again. */
+export async function customerServiceExample(options: ExampleOptions = {}): Promise<ExampleResult> {
+  return runExample(customerServiceExampleSpec(options), options);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

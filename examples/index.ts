@@ -1,17 +1,23 @@
-/** The examples by name (`npm run example -- <name>`, `npx grpo example <name>`). */
-import { customerServiceExample } from "./customer_service_agent.js";
-import type { ExampleOptions, ExampleResult } from "./harness.js";
-import { quickStart } from "./quick_start.js";
-import { taskPlanningExample } from "./task_planning.js";
-import { toolAgentExample } from "./tool_agent.js";
-import { tutoringExample } from "./tutoring_agent.js";
+/** The examples by name (`npm run example -- <name>`, `npx grpo example <name>`, `npx grpo eval --example <name>`). */
+import { customerServiceExample, customerServiceExampleSpec } from "./customer_service_agent.js";
+import type { ExampleOptions, ExampleResult, ExampleSpec } from "./harness.js";
+import { quickStart, quickStartSpec } from "./quick_start.js";
+import { taskPlanningExample, taskPlanningExampleSpec } from "./task_planning.js";
+import { toolAgentExample, toolAgentExampleSpec } from "./tool_agent.js";
+import { tutoringExample, tutoringExampleSpec } from "./tutoring_agent.js";
 
-export const EXAMPLES: Readonly<Record<string, (options?: ExampleOptions) => Promise<ExampleResult>>> = {
-  quick_start: quickStart,
-  customer_service_agent: customerServiceExample,
-  tutoring_agent: tutoringExample,
-  tool_agent: toolAgentExample,
-  task_planning: taskPlanningExample,
+/** An example: how to build its parts, and how to run it (evaluate, train, evaluate). */
+export interface Example {
+  spec: (options?: ExampleOptions) => ExampleSpec;
+  run: (options?: ExampleOptions) => Promise<ExampleResult>;
+}
+
+export const EXAMPLES: Readonly<Record<string, Example>> = {
+  quick_start: { spec: quickStartSpec, run: quickStart },
+  customer_service_agent: { spec: customerServiceExampleSpec, run: customerServiceExample },
+  tutoring_agent: { spec: tutoringExampleSpec, run: tutoringExample },
+  tool_agent: { spec: toolAgentExampleSpec, run: toolAgentExample },
+  task_planning: { spec: taskPlanningExampleSpec, run: taskPlanningExample },
 };
 
-export type { ExampleOptions, ExampleResult } from "./harness.js";
+export type { ExampleOptions, ExampleResult, ExampleSpec } from "./harness.js";

@@ -10,7 +10,7 @@ import { MultiTurnAgent } from "../src/core/agent.js";
 import { ConversationEnvironment } from "../src/core/environment.js";
 import { helpfulAgentReward } from "../src/core/rewards/index.js";
 import { registerTfPolicyResolver } from "../src/model/registry.js";
-import { parseExampleArgs, runExample, type ExampleOptions, type ExampleResult } from "./harness.js";
+import { parseExampleArgs, runExample, type ExampleOptions, type ExampleResult, type ExampleSpec } from "./harness.js";
 
 /** Training scenarios: general help, as in the guide. */
 export const QUICK_START_SCENARIOS = [
@@ -30,7 +30,8 @@ export const QUICK_START_HELD_OUT = [
   { id: "sleep", userResponses: ["I need advice on sleeping better.", "What should I do first?"] },
 ];
 
-export async function quickStart(options: ExampleOptions = {}): Promise<ExampleResult> {
+/** The example's agent, environments and reward (used by `grpo eval` too). */
+export function quickStartSpec(options: ExampleOptions = {}): ExampleSpec {
   registerTfPolicyResolver();
   // 1. Create an agent
   const agent = new MultiTurnAgent({
@@ -45,10 +46,15 @@ export async function quickStart(options: ExampleOptions = {}): Promise<ExampleR
   const environment = new ConversationEnvironment({ scenarios: QUICK_START_SCENARIOS, maxTurns: 3 });
   const evalEnvironment = new ConversationEnvironment({ scenarios: QUICK_START_HELD_OUT, maxTurns: 3 });
   // 3. Train (helpfulness 0.4, safety 0.3, engagement 0.3, as in the guide) and 4. measure
-  return runExample({
+  return {
     name: "quick_start", agent, environment, evalEnvironment, reward: helpfulAgentReward(),
     profile: "balanced", numEpisodes: 144,
-  }, options);
+  };
+}
+
+/** Evaluates, trains and evaluates again. */
+export async function quickStart(options: ExampleOptions = {}): Promise<ExampleResult> {
+  return runExample(quickStartSpec(options), options);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

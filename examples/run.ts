@@ -9,7 +9,7 @@ if (!run) {
     `Examples: ${Object.keys(EXAMPLES).join(", ")}${name ? `\nUnknown example: ${name}` : ""}`);
   process.exit(2);
 }
-run(parseExampleArgs(rest)).catch((error) => {
+run.run(parseExampleArgs(rest)).catch((error) => {
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 });

@@ -13,7 +13,7 @@ import { taskAgentReward } from "../src/core/rewards/index.js";
 import { registerTfPolicyResolver } from "../src/model/registry.js";
 import { PLANNING_ACTIONS } from "../scripts/corpus/domains/planning.js";
 import { SYSTEM_PROMPTS } from "../scripts/corpus/prompts.js";
-import { parseExampleArgs, runExample, type ExampleOptions, type ExampleResult } from "./harness.js";
+import { parseExampleArgs, runExample, type ExampleOptions, type ExampleResult, type ExampleSpec } from "./harness.js";
 
 const requiredActions = PLANNING_ACTIONS.map((a) => ({ name: a.name, keywords: [...a.keywords] }));
 const trip = (id: string, description: string, userResponses: string[]) => ({
@@ -39,19 +39,25 @@ const HELD_OUT = [
 const successCriteria: SuccessCriteria = (_turns, context) =>
   (context.completedActions?.length ?? 0) >= (context.requiredActions?.length ?? 0);
 
-export async function taskPlanningExample(options: ExampleOptions = {}): Promise<ExampleResult> {
+/** The example's agent, environments and reward (used by `grpo eval` too). */
+export function taskPlanningExampleSpec(options: ExampleOptions = {}): ExampleSpec {
   registerTfPolicyResolver();
   const agent = new MultiTurnAgent({
     modelName: options.modelName ?? "builtin:tiny-chat", systemPrompt: SYSTEM_PROMPTS.travelPlannerDetailed,
     temperature: 0.8, maxNewTokens: 64, memoryWindow: 4, seed: options.seed ?? 0,
   });
-  return runExample({
+  return {
     name: "task_planning", agent,
     environment: new TaskEnvironment({ tasks: TRIPS, successCriteria, maxTurns: 3 }),
     evalEnvironment: new TaskEnvironment({ tasks: HELD_OUT, successCriteria, maxTurns: 3 }),
     reward: taskAgentReward(), profile: "balanced", numEpisodes: 144,
     headline: { name: "success rate", of: (r) => r.successRate },
-  }, options);
+  };
+}
+
+/** Evaluates, trains and evaluates again. */
+export async function taskPlanningExample(options: ExampleOptions = {}): Promise<ExampleResult> {
+  return runExample(taskPlanningExampleSpec(options), options);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

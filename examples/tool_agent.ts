@@ -13,7 +13,7 @@ import { CorrectnessReward } from "../src/core/rewards/index.js";
 import { calculatorTool, evaluateArithmetic } from "../src/core/tools.js";
 import { registerTfPolicyResolver } from "../src/model/registry.js";
 import { SYSTEM_PROMPTS } from "../scripts/corpus/prompts.js";
-import { parseExampleArgs, runExample, type ExampleOptions, type ExampleResult } from "./harness.js";
+import { parseExampleArgs, runExample, type ExampleOptions, type ExampleResult, type ExampleSpec } from "./harness.js";
 
 const OPERATORS = ["+", "-", "*"] as const;
 const QUESTIONS = ["What is {e}?", "Can you calculate {e}?", "Please compute {e}.", "How much is {e}?"];
@@ -34,7 +34,8 @@ export function arithmeticProblems(count: number, seed: number, prefix: string) 
   });
 }
 
-export async function toolAgentExample(options: ExampleOptions = {}): Promise<ExampleResult> {
+/** The example's agent, environments and reward (used by `grpo eval` too). */
+export function toolAgentExampleSpec(options: ExampleOptions = {}): ExampleSpec {
   registerTfPolicyResolver();
   const agent = new ToolAgent({
     modelName: options.modelName ?? "builtin:tiny-chat",
@@ -45,12 +46,17 @@ export async function toolAgentExample(options: ExampleOptions = {}): Promise<Ex
   }, { tools: [calculatorTool], maxToolRounds: 2, advertiseTools: false });
   const environment = new ConversationEnvironment({ scenarios: arithmeticProblems(48, 1, "train"), maxTurns: 1 });
   const evalEnvironment = new ConversationEnvironment({ scenarios: arithmeticProblems(16, 2, "heldout"), maxTurns: 1 });
-  return runExample({
+  return {
     name: "tool_agent", agent, environment, evalEnvironment,
     reward: new CorrectnessReward({ tolerance: 1e-6 }),
     profile: "balanced", numEpisodes: 144,
     headline: { name: "arithmetic accuracy", of: (r) => r.meanReward },
-  }, options);
+  };
+}
+
+/** Evaluates, trains and evaluates again. */
+export async function toolAgentExample(options: ExampleOptions = {}): Promise<ExampleResult> {
+  return runExample(toolAgentExampleSpec(options), options);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

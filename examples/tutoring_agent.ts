@@ -11,7 +11,7 @@ import { tutoringReward } from "../src/core/rewards/index.js";
 import type { ConversationTurn } from "../src/core/trajectory.js";
 import { registerTfPolicyResolver } from "../src/model/registry.js";
 import { SYSTEM_PROMPTS } from "../scripts/corpus/prompts.js";
-import { parseExampleArgs, runExample, type ExampleOptions, type ExampleResult } from "./harness.js";
+import { parseExampleArgs, runExample, type ExampleOptions, type ExampleResult, type ExampleSpec } from "./harness.js";
 
 /** Student progress, kept in `state.context.progress` and updated after every tutor turn. */
 export interface StudentProgress {
@@ -49,18 +49,24 @@ const HELD_OUT = [
   { id: "fractions_2", userResponses: ["I need help with adding fractions.", "Why do we need a common denominator?"] },
 ];
 
-export async function tutoringExample(options: ExampleOptions = {}): Promise<ExampleResult> {
+/** The example's agent, environments and reward (used by `grpo eval` too). */
+export function tutoringExampleSpec(options: ExampleOptions = {}): ExampleSpec {
   registerTfPolicyResolver();
   const agent = new MultiTurnAgent({
     modelName: options.modelName ?? "builtin:tiny-chat", systemPrompt: SYSTEM_PROMPTS.tutorSocratic,
     temperature: 0.8, maxNewTokens: 64, memoryWindow: 4, seed: options.seed ?? 0,
   });
-  return runExample({
+  return {
     name: "tutoring_agent", agent,
     environment: new TutoringEnvironment({ scenarios: LESSONS, maxTurns: 3 }),
     evalEnvironment: new TutoringEnvironment({ scenarios: HELD_OUT, maxTurns: 3 }),
     reward: tutoringReward(), profile: "balanced", numEpisodes: 144,
-  }, options);
+  };
+}
+
+/** Evaluates, trains and evaluates again. */
+export async function tutoringExample(options: ExampleOptions = {}): Promise<ExampleResult> {
+  return runExample(tutoringExampleSpec(options), options);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

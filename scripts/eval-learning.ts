@@ -26,7 +26,7 @@ const rows: { example: string; metric: string; seed: number; before: number; aft
 for (const name of names) {
   for (const seed of seeds) {
     const started = performance.now();
-    const result = await EXAMPLES[name]({ seed, verbose: false, savePath: "" });
+    const result = await EXAMPLES[name].run({ seed, verbose: false, savePath: "" });
     const seconds = (performance.now() - started) / 1000;
     rows.push({ example: name, metric: result.headline.name, seed, before: result.headline.before, after: result.headline.after, seconds });
     console.log(`${name} seed ${seed}: ${result.headline.name} ${result.headline.before.toFixed(3)} → ${result.headline.after.toFixed(3)} (${seconds.toFixed(0)} s)`);
