@@ -27,7 +27,11 @@ import { Transformer } from "../model/transformer.js";
 import { saveModelFolder, type ParameterMap } from "../model/weights.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "../model/safetensors.js";
 import { buildRows, microBatches, padRows, tokenWeights, type PaddedBatch, type TrainingRow } from "./batch.js";
-import { verifyCheckpointDir, writeCheckpointDir } from "./checkpoint.js";
+import { writeCheckpointDir } from "./checkpoint.js";
+import {
+  checkpointName, findResumeCheckpoint, folderKind, removeLeftovers, rewriteMetricsLog, rotateCheckpoints,
+  TRAINER_STATE_FILE, writeLatest, type ResumeSource,
+} from "./checkpoints.js";
 import {
   learningRateAt,
   resolveGRPOConfig,
@@ -77,8 +81,18 @@ export interface ResumeOptions {
   callbacks?: TrainerCallback[];
   /** An agent (not yet initialized, e.g. a ToolAgent with its tools) to receive the trained policy. */
   agent?: Agent;
-  /** Continue logging/checkpointing into this folder (default: none). */
+  /**
+   * Continue logging/checkpointing into this folder. Default: the run folder when `resume` was given
+   * one; none when it was given a checkpoint folder. Its `metrics.jsonl` is rewritten to the
+   * checkpoint's history, so steps logged after that checkpoint (before a crash) are not duplicated.
+   */
   runDir?: string;
+  /**
+   * When the newest checkpoint of a run folder fails verification, resume from the newest intact
+   * one instead (default false: fail with an error naming the corrupt file and the intact checkpoint).
+   * What was skipped is in `trainer.resumedFrom.skipped`.
+   */
+  fallback?: boolean;
 }
 
 /** `trainer_state.json`. */
@@ -150,6 +164,8 @@ export class GRPOTrainer {
   totalSteps: number;
   /** The last step's report. */
   lastReport?: StepReport;
+  /** The checkpoint this trainer was resumed from (and any corrupt ones skipped), when resumed. */
+  resumedFrom?: ResumeSource;
 
   private readonly policy: TfPolicy;
   private readonly optimizer: AdamW;
@@ -349,10 +365,7 @@ export class GRPOTrainer {
       }
       for (const trajectory of trajectories) await this.emit({ type: "episode_end", step: this.stepCount, trajectory });
       await this.emit({ type: "step_end", step: this.stepCount, report });
-      if (this.runDir && c.saveSteps > 0 && this.stepCount % c.saveSteps === 0) {
-        const dir = path.join(this.runDir, `checkpoint-${this.stepCount}`);
-        await this.save(dir);
-      }
+      if (this.runDir && c.saveSteps > 0 && this.stepCount % c.saveSteps === 0) await this.saveToRunDir(this.runDir);
       return report;
     } catch (error) {
       if (!committed) {
@@ -620,6 +633,27 @@ export class GRPOTrainer {
 
   /** Writes a checkpoint directory atomically (see `checkpoint.ts` for the layout). */
   async save(dir: string): Promise<void> {
+    await this.writeCheckpoint(dir);
+    await this.emit({ type: "checkpoint", step: this.stepCount, dir });
+  }
+
+  /**
+   * A periodic checkpoint: `checkpoint-<step>` written atomically, then `latest.json` pointed at it,
+   * then the oldest checkpoints beyond `saveTotalLimit` removed (see `checkpoints.ts`). A crash at
+   * any moment leaves `latest.json` naming a complete checkpoint.
+   */
+  private async saveToRunDir(runDir: string): Promise<void> {
+    const name = checkpointName(this.stepCount);
+    const dir = path.join(runDir, name);
+    await this.writeCheckpoint(dir);
+    await writeLatest(runDir, this.stepCount);
+    if (this.config.saveTotalLimit !== undefined) {
+      await rotateCheckpoints(runDir, { limit: this.config.saveTotalLimit, currentStep: this.stepCount, keep: name });
+    }
+    await this.emit({ type: "checkpoint", step: this.stepCount, dir });
+  }
+
+  private async writeCheckpoint(dir: string): Promise<void> {
     const model = this.policy.model;
     const params = await paramMap(model);
     const optimizerState = await this.optimizer.getState();
@@ -652,20 +686,30 @@ export class GRPOTrainer {
       }
       await writeSafetensorsFile(path.join(tmp, "optimizer.safetensors"), moments, { step: String(optimizerState.step) });
       if (reference) await writeSafetensorsFile(path.join(tmp, "reference.safetensors"), reference);
-      await writeFile(path.join(tmp, "trainer_state.json"), `${JSON.stringify(state, (_k, v) => (v === Number.NEGATIVE_INFINITY ? "-Infinity" : v), 2)}\n`);
+      await writeFile(path.join(tmp, TRAINER_STATE_FILE), `${JSON.stringify(state, (_k, v) => (v === Number.NEGATIVE_INFINITY ? "-Infinity" : v), 2)}\n`);
     });
-    await this.emit({ type: "checkpoint", step: this.stepCount, dir });
   }
 
   /**
    * Continues a run from a checkpoint exactly: weights, optimizer moments, RNG states, sampler
    * position, history and early-stopping counters come from the checkpoint; code objects
    * (environment, reward, callbacks, a custom agent) are passed again.
+   *
+   * `target` is a checkpoint folder, or a run folder: then the checkpoint its `latest.json` names is
+   * used (see {@link ResumeOptions.fallback} for corrupt ones), and training continues logging and
+   * checkpointing into that run folder. Every file is verified against `checksums.json` first.
    */
-  static async resume(dir: string, options: ResumeOptions): Promise<GRPOTrainer> {
-    await verifyCheckpointDir(dir);
-    const state = JSON.parse(await readFile(path.join(dir, "trainer_state.json"), "utf8"),
-      (_k, v) => (v === "-Infinity" ? Number.NEGATIVE_INFINITY : v)) as TrainerStateJSON;
+  static async resume(target: string, options: ResumeOptions): Promise<GRPOTrainer> {
+    const source = await findResumeCheckpoint(target, { fallback: options?.fallback });
+    const dir = source.dir;
+    const runDir = options.runDir ?? source.runDir;
+    let state: TrainerStateJSON;
+    try {
+      state = JSON.parse(await readFile(path.join(dir, TRAINER_STATE_FILE), "utf8"),
+        (_k, v) => (v === "-Infinity" ? Number.NEGATIVE_INFINITY : v)) as TrainerStateJSON;
+    } catch (cause) {
+      throw new GrpoError("checkpoint_invalid", `${path.join(dir, TRAINER_STATE_FILE)} is not valid JSON.`, { field: TRAINER_STATE_FILE, cause });
+    }
     if (state.format !== "grpo-agent-framework/trainer-state" || state.version !== 1) {
       throw new GrpoError("checkpoint_invalid", `${path.join(dir, "trainer_state.json")} is not a trainer state this version can read.`, {
         field: "format", value: state.format, expected: "grpo-agent-framework/trainer-state, version 1",
@@ -679,8 +723,9 @@ export class GRPOTrainer {
     await agent.initialize();
     const trainer = new GRPOTrainer({
       agent, environment: options.environment, reward: options.reward, profile: state.profile, config: state.config,
-      callbacks: options.callbacks ?? [], runDir: options.runDir, history: TrainingHistory.fromJSON(state.history),
+      callbacks: options.callbacks ?? [], runDir, history: TrainingHistory.fromJSON(state.history),
     });
+    trainer.resumedFrom = source;
     trainer.stepCount = state.step;
     trainer.episodes = state.episodes;
     trainer.totalSteps = state.totalSteps;
@@ -699,6 +744,16 @@ export class GRPOTrainer {
       tf.dispose(Object.values(trainer.reference ?? {}));
       trainer.reference = Object.fromEntries(Object.entries(ref).map(([n, t]) => [n, tf.tensor(t.data as Float32Array, t.shape)]));
     }
+    if (runDir) {
+      // The log continues from the checkpoint: drop lines of steps the checkpoint does not contain.
+      await mkdir(runDir, { recursive: true });
+      await removeLeftovers(runDir);
+      await rewriteMetricsLog(runDir, trainer.history.steps);
+      // A crash between a save and its rotation leaves one checkpoint too many: finish the rotation.
+      if (state.config.saveTotalLimit !== undefined) {
+        await rotateCheckpoints(runDir, { limit: state.config.saveTotalLimit, currentStep: state.step, keep: path.basename(dir) });
+      }
+    }
     return trainer;
   }
 
@@ -709,21 +764,26 @@ export class GRPOTrainer {
   }
 }
 
-/** Loads an agent with the trained weights of a checkpoint (or a saved agent folder). */
+/**
+ * Loads an agent with the trained weights of a checkpoint, of a run folder's latest checkpoint, or
+ * of a plain model folder. Checkpoints are verified against their checksums before anything is
+ * read from them; `fallback` is as in {@link ResumeOptions.fallback}.
+ */
 export async function loadAgentFromCheckpoint<A extends Agent = MultiTurnAgent>(
   dir: string,
-  options: { agentClass?: new (config: AgentConfig) => A; agent?: A } = {},
+  options: { agentClass?: new (config: AgentConfig) => A; agent?: A; fallback?: boolean } = {},
 ): Promise<A> {
-  const statePath = path.join(dir, "trainer_state.json");
   let agentConfig: AgentConfig | undefined;
   let modelDir = dir;
-  try {
-    const state = JSON.parse(await readFile(statePath, "utf8")) as TrainerStateJSON;
-    await verifyCheckpointDir(dir);
-    agentConfig = state.agent.config;
-    modelDir = path.join(dir, "model");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  if ((await folderKind(dir)) !== "other") {
+    const source = await findResumeCheckpoint(dir, { fallback: options.fallback });
+    const statePath = path.join(source.dir, TRAINER_STATE_FILE);
+    try {
+      agentConfig = (JSON.parse(await readFile(statePath, "utf8")) as TrainerStateJSON).agent.config;
+    } catch (cause) {
+      throw new GrpoError("checkpoint_invalid", `${statePath} is not a trainer state.`, { field: TRAINER_STATE_FILE, cause });
+    }
+    modelDir = path.join(source.dir, "model");
   }
   const policy = await TfPolicy.fromFolder(modelDir, { name: agentConfig?.modelName ?? modelDir });
   const config = agentConfig ?? { ...(await readAgentJson(modelDir)), modelName: modelDir };
