@@ -13,6 +13,7 @@ export * from "./core/environment.js";
 export * from "./core/tools.js";
 export * from "./core/agent.js";
 export * from "./core/episode.js";
+export * from "./core/display-registry.js";
 
 // The policy: backend, tokenizer, transformer, generation, weights, model registry
 export * from "./model/backend.js";

@@ -8,6 +8,8 @@
  *
  * Everything here round-trips losslessly through JSON (`toJSON()` / `fromJSON()`).
  */
+import { inspect } from "node:util";
+import { renderHTML, renderText } from "./display-registry.js";
 import { GrpoError } from "./errors.js";
 import { groupAdvantages, std, mean, type AdvantageOptions } from "./stats.js";
 
@@ -59,6 +61,19 @@ export interface TurnGeneration {
   logprobs: number[];
   /** `stop`: hit EOS or a stop string; `length`: hit `maxNewTokens` (truncated). */
   finishReason: "stop" | "length";
+}
+
+
+function escapeHTML(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The rich forms every display-able core object offers (rendered by the kernel module when loaded). */
+function textOr(value: object, fallback: () => string): string {
+  return renderText(value) ?? fallback();
+}
+function htmlOr(value: object, text: string): string {
+  return renderHTML(value) ?? `<pre>${escapeHTML(text)}</pre>`;
 }
 
 /** The fields of a turn; all but `role` and `content` are optional. */
@@ -156,6 +171,20 @@ export class ConversationTurn {
 
   static fromJSON(json: ConversationTurnJSON): ConversationTurn {
     return new ConversationTurn(json);
+  }
+
+  /** A readable text form (the kernel's when `grpo-agent-framework/kernel` is loaded). */
+  toText(): string {
+    return textOr(this, () => `${this.role}${this.reward !== undefined ? ` [reward ${this.reward.toFixed(3)}]` : ""}: ${this.content}`);
+  }
+
+  /** A self-contained HTML form (chat bubble with token colouring when the kernel module is loaded). */
+  toHTML(): string {
+    return htmlOr(this, this.toText());
+  }
+
+  [inspect.custom](): string {
+    return this.toText();
   }
 }
 
@@ -272,6 +301,28 @@ export class MultiTurnTrajectory {
     }
     return new MultiTurnTrajectory({ ...json, turns: json.turns.map((t) => ConversationTurn.fromJSON(t)) });
   }
+
+  /** A deep copy (same id). */
+  clone(): MultiTurnTrajectory {
+    return MultiTurnTrajectory.fromJSON(structuredClone(this.toJSON()));
+  }
+
+  /** A readable text form: header, then one line per turn. */
+  toText(): string {
+    return textOr(this, () => [
+      `Trajectory ${this.id} (scenario ${this.scenarioId}, ${this.status}, reward ${this.totalReward.toFixed(3)}, ${this.episodeLength} assistant turns)`,
+      ...this.turns.map((t) => `  ${t.toText()}`),
+    ].join("\n"));
+  }
+
+  /** A self-contained HTML form (turn-by-turn view when the kernel module is loaded). */
+  toHTML(): string {
+    return htmlOr(this, this.toText());
+  }
+
+  [inspect.custom](): string {
+    return this.toText();
+  }
 }
 
 /** The JSON form of a {@link TrajectoryGroup}. */
@@ -334,5 +385,26 @@ export class TrajectoryGroup {
 
   static fromJSON(json: TrajectoryGroupJSON): TrajectoryGroup {
     return new TrajectoryGroup(json.scenarioId, json.trajectories.map((t) => MultiTurnTrajectory.fromJSON(t)));
+  }
+
+  /** A readable text form: rewards and advantages, best first. */
+  toText(): string {
+    return textOr(this, () => {
+      const adv = this.advantages();
+      const lines = this.trajectories
+        .map((t, i) => ({ t, a: adv[i] }))
+        .sort((x, y) => y.t.totalReward - x.t.totalReward)
+        .map(({ t, a }) => `  ${t.id}: reward ${t.totalReward.toFixed(3)}, advantage ${a >= 0 ? "+" : ""}${a.toFixed(3)}`);
+      return [`TrajectoryGroup ${this.scenarioId}: ${this.trajectories.length} trajectories, mean ${this.meanReward.toFixed(3)}, diversity ${this.rewardDiversity.toFixed(3)}`, ...lines].join("\n");
+    });
+  }
+
+  /** A self-contained HTML form (side-by-side view when the kernel module is loaded). */
+  toHTML(): string {
+    return htmlOr(this, this.toText());
+  }
+
+  [inspect.custom](): string {
+    return this.toText();
   }
 }

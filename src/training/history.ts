@@ -4,6 +4,8 @@
  * Metric names follow TRL's GRPO trainer (slash-named families), so dashboards and habits carry over.
  * Every metric the trainer logs is listed in {@link METRIC_DOCS}.
  */
+import { inspect } from "node:util";
+import { renderHTML, renderText } from "../core/display-registry.js";
 
 /** One step's metrics: name → value. The names are documented in {@link METRIC_DOCS}. */
 export type StepMetrics = Record<string, number>;
@@ -77,5 +79,20 @@ export class TrainingHistory {
 
   static fromJSON(json: StepMetrics[]): TrainingHistory {
     return new TrainingHistory(json.map((m) => ({ ...m })));
+  }
+
+  /** A readable text form (a table with sparklines when the kernel module is loaded). */
+  toText(): string {
+    const last = this.last();
+    return renderText(this) ?? `TrainingHistory(${this.length} steps${last ? `, last reward ${Number(last.reward).toFixed(3)}` : ""})`;
+  }
+
+  /** A self-contained HTML form (charts when the kernel module is loaded). */
+  toHTML(): string {
+    return renderHTML(this) ?? `<pre>${this.toText()}</pre>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toText();
   }
 }

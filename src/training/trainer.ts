@@ -172,6 +172,7 @@ export class GRPOTrainer {
   private readonly sampler: ScenarioSampler<Scenario>;
   private reference?: Record<string, tf.Tensor>;
   private stopRequested = false;
+  private stepping = false;
   private running = false;
   /** Every knob change made during training, in order. */
   readonly adjustments: ConfigAdjustment[] = [];
@@ -304,6 +305,20 @@ export class GRPOTrainer {
    * an `aborted` GrpoError and changes nothing.
    */
   async step(options: { signal?: AbortSignal } = {}): Promise<StepReport> {
+    if (this.stepping) {
+      throw new GrpoError("invalid_argument", "A training step is already running on this trainer.", {
+        fix: "await the running `step()`/`run()` first (or call `trainer.stop()` and await `run()`).",
+      });
+    }
+    this.stepping = true;
+    try {
+      return await this.stepOnce(options);
+    } finally {
+      this.stepping = false;
+    }
+  }
+
+  private async stepOnce(options: { signal?: AbortSignal }): Promise<StepReport> {
     const { signal } = options;
     const c = this.config;
     const t0 = performance.now();

@@ -134,6 +134,16 @@ describe("GRPOTrainer stepping", () => {
     expect(tf.memory().numTensors).toBe(tensors);
   });
 
+  it("refuses a second step while one is running", async () => {
+    const agent = await newAgent();
+    const trainer = await GRPOTrainer.create({ agent, environment: new ConversationEnvironment({ scenarios }), reward: yesReward,
+      configOverrides: { numGenerations: 4, scenariosPerStep: 1 } });
+    const first = trainer.step();
+    await expect(trainer.step()).rejects.toThrow(/already running/);
+    await first;
+    expect(trainer.stepCount).toBe(1);
+  });
+
   it("rejects an untrainable policy and bad arguments clearly", async () => {
     const environment = new ConversationEnvironment({ scenarios });
     const remote = new MultiTurnAgent({ modelName: "remote" }, { policy: { name: "remote", generate: async () => [] } });

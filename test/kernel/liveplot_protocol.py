@@ -1,0 +1,112 @@
+"""Protocol-level check of the live plot and of kernel interrupts, through jupyter_client.
+
+Starts the project's tslab kernel (found through JUPYTER_PATH), trains a tiny model with a live plot
+and records the iopub messages of each cell. Then starts a long run, interrupts the kernel once the
+plot has updated, waits for the trainer to stop, and steps it again. Prints one JSON summary on the
+last line of stdout for the vitest test to check. Run with Debian's /usr/bin/python3.
+"""
+import json
+import sys
+import time
+
+from jupyter_client.manager import start_new_kernel
+
+SETUP = """
+import { MultiTurnAgent, ConversationEnvironment, GRPOTrainer, rewardFunction } from "grpo-agent-framework";
+import { demoModel, liveplot } from "grpo-agent-framework/kernel";
+const agent = new MultiTurnAgent({ modelName: await demoModel({ seed: 0 }), systemPrompt: "You are a helpful AI assistant.", temperature: 0.9, maxNewTokens: 8 });
+const environment = new ConversationEnvironment({ scenarios: [{ id: "hi", userResponses: ["Hi! Can you help me?"] }] });
+const reward = rewardFunction({ name: "length" }, (turns) => Math.min(1, turns.filter((t) => t.role === "assistant").map((t) => t.content.length).reduce((a, b) => a + b, 0) / 40));
+const trainer = await GRPOTrainer.create({ agent: agent, environment: environment, reward: reward, configOverrides: { numGenerations: 4, scenariosPerStep: 1, learningRate: 3e-3 } });
+const live = liveplot({ trainer: trainer, minIntervalMs: 200, maxOverhead: 1 }); // every step: this checks messages, not the throttle
+trainer.callbacks.push(live);
+"""
+
+
+def execute(kc, code, timeout=180, on_message=None):
+    """Runs `code`; returns (iopub messages of this execution, execute_reply content)."""
+    msg_id = kc.execute(code)
+    messages = []
+    deadline = time.time() + timeout
+    idle = False
+    while not idle:
+        msg = kc.get_iopub_msg(timeout=max(1, deadline - time.time()))
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        messages.append(msg)
+        if on_message:
+            on_message(msg)
+        idle = msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+    reply = kc.get_shell_msg(timeout=max(1, deadline - time.time()))
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=max(1, deadline - time.time()))
+    return messages, reply["content"]
+
+
+def displays(messages):
+    return [
+        {"type": m["msg_type"], "id": m["content"].get("transient", {}).get("display_id"), "mimes": sorted(m["content"]["data"].keys())}
+        for m in messages
+        if m["msg_type"] in ("display_data", "update_display_data")
+    ]
+
+
+def stdout_of(messages):
+    return "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream" and m["content"]["name"] == "stdout")
+
+
+def stderr_of(messages):
+    return "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream" and m["content"]["name"] == "stderr")
+
+
+def last_json(messages):
+    """The JSON object a cell printed last, or what it printed instead (so a failure is readable)."""
+    lines = stdout_of(messages).strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return {"unexpectedStdout": stdout_of(messages), "unexpectedStderr": stderr_of(messages)}
+
+
+def main():
+    km, kc = start_new_kernel(kernel_name="tslab", startup_timeout=60)
+    summary = {}
+    try:
+        messages, reply = execute(kc, SETUP)
+        summary["setup"] = {"status": reply["status"], "stderr": stderr_of(messages)}
+
+        started = time.time()
+        messages, reply = execute(kc, "await trainer.run({ steps: 6 });")
+        summary["run"] = {"status": reply["status"], "displays": displays(messages), "seconds": time.time() - started, "stderr": stderr_of(messages)}
+
+        messages, reply = execute(kc, "console.log(JSON.stringify(live.stats()));")
+        summary["stats"] = last_json(messages)
+
+        # A long run, interrupted once the live plot has updated at least twice.
+        updates = []
+
+        def watch(msg):
+            if msg["msg_type"] == "update_display_data":
+                updates.append(time.time())
+                if len(updates) == 2:
+                    km.interrupt_kernel()
+
+        messages, reply = execute(kc, "await trainer.run({ steps: 500 });", on_message=watch)
+        summary["interrupted"] = {"status": reply["status"], "updates_before_reply": len(updates), "stderr": stderr_of(messages)[:500]}
+        # tslab aborts every request that arrives within 200 ms of a failed cell (like "run all"
+        # stopping at an error); a person runs the next cell later than that.
+        time.sleep(0.5)
+
+        messages, reply = execute(kc, "const reason = await live.idle();\nconsole.log(JSON.stringify({ reason: reason, stoppedAt: trainer.stepCount }));")
+        summary["after"] = {"status": reply["status"], "stderr": stderr_of(messages), **last_json(messages)}
+
+        messages, reply = execute(kc, "await trainer.step();\nconsole.log(JSON.stringify({ after: trainer.stepCount }));")
+        summary["after"].update({"stepStatus": reply["status"], "stepStderr": stderr_of(messages), **last_json(messages)})
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
