@@ -4,6 +4,8 @@
  *
  *   npm start                        # = npm run example -- quick_start
  *   npm run example -- quick_start --seed 1 --episodes 240
+ *
+ * 192 episodes (16 steps of 2 scenarios × 6 generations) finish in under 3 minutes on 2 cores.
  */
 import { pathToFileURL } from "node:url";
 import { MultiTurnAgent } from "../src/core/agent.js";
@@ -38,7 +40,7 @@ export function quickStartSpec(options: ExampleOptions = {}): ExampleSpec {
     modelName: options.modelName ?? "builtin:tiny-chat",
     systemPrompt: "You are a helpful AI assistant.",
     temperature: 0.8,
-    maxNewTokens: 64,
+    maxNewTokens: 40,
     memoryWindow: 4,
     seed: options.seed ?? 0,
   });
@@ -48,7 +50,7 @@ export function quickStartSpec(options: ExampleOptions = {}): ExampleSpec {
   // 3. Train (helpfulness 0.4, safety 0.3, engagement 0.3, as in the guide) and 4. measure
   return {
     name: "quick_start", agent, environment, evalEnvironment, reward: helpfulAgentReward(),
-    profile: "balanced", numEpisodes: 144,
+    profile: "balanced", numEpisodes: 192,
   };
 }
 

@@ -212,7 +212,7 @@ describe("describeConfigDiff", () => {
     const config = resolveGRPOConfig({ profile: "balanced", overrides: { patience: 10, learningRate: 1e-4, epsilon: 0.25 } });
     const diff = describeConfigDiff(config, "balanced");
     expect(diff.map((d) => d.key)).toEqual(["learningRate", "epsilon", "patience"]);
-    expect(diff[0]).toEqual({ key: "learningRate", group: "optimisation", value: 1e-4, profileValue: 3e-4 });
+    expect(diff[0]).toEqual({ key: "learningRate", group: "optimisation", value: 1e-4, profileValue: 1e-3 });
     expect(describeConfigDiff(resolveGRPOConfig({ profile: "conservative" }), "conservative")).toEqual([]);
   });
 

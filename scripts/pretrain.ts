@@ -1,0 +1,612 @@
+/**
+ * Pretrains the built-in chat policy `builtin:tiny-chat`, reproducibly from a seed.
+ *
+ *     npm run pretrain                      # the shipped model, ~30 min on 2 cores
+ *     npm run pretrain -- --quick           # a ~10-second smoke run into runs/tiny-chat-quick
+ *
+ * Flags:
+ *   --seed <int>            master seed: corpus, tokenizer ties, initialisation, data order (default 1)
+ *   --conversations <int>   corpus size; 2% is held out (default 20000; quick 400)
+ *   --steps <int>           optimizer steps (default 800; quick 30)
+ *   --out <dir>             the model folder to write (default models/tiny-chat; quick runs/tiny-chat-quick)
+ *   --backend <name>        tfjs backend (default wasm: the one the shipped weights' hash is for)
+ *   --quick                 a tiny model, few steps: checks the whole path in ~10 seconds
+ *   --no-repro-check        skip running `--quick` twice to check reproducibility (full runs only;
+ *                           the check takes ~30 s and its result goes into the model card)
+ *
+ * Steps, in order (each a small function below):
+ *   1. generate the corpus in memory and split it by conversation (every 50th held out);
+ *   2. train the byte-level BPE tokenizer on the training split (built-in special tokens, ChatML);
+ *   3. train a small GPT-2 with next-token cross-entropy on conversation-aligned packed rows (rows of
+ *      128 positions first, then 256: see TrainingPhase), AdamW, warmup + cosine, gradient clipping; a progress bar on stderr, loss lines every few steps,
+ *      held-out perplexity a few times and at the end;
+ *   4. write the HF folder (config.json, model.safetensors, tokenizer files, generation_config.json),
+ *      then training_log.json and the model card README.md, with greedy and sampled completions for
+ *      the examples' prompts; reload the folder and check it reproduces the held-out sample figure.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import * as tf from "@tensorflow/tfjs";
+import cliProgress from "cli-progress";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { GrpoError } from "../src/core/errors.js";
+import { Rng } from "../src/core/rng.js";
+import { selectBackend, type BackendName } from "../src/model/backend.js";
+import { BUILTIN_SPECIAL_TOKENS, builtinTokenizerConfig, trainBPE } from "../src/model/bpe-trainer.js";
+import type { ModelConfig } from "../src/model/config.js";
+import { ChatTokenizer } from "../src/model/tokenizer.js";
+import { Transformer } from "../src/model/transformer.js";
+import { loadModelFolder, saveModelFolder, type ParameterMap } from "../src/model/weights.js";
+import { AdamW } from "../src/training/optimizer.js";
+import { learningRateAt } from "../src/training/config.js";
+import { corpusStats, generateCorpus, renderForPretraining, type CorpusConversation } from "./corpus/generate.js";
+import { renderModelCard } from "./pretrain/card.js";
+import { conversationTokens, HELD_OUT_EVERY, isHeldOut, makeBatch, RowPacker, type EvalConversation } from "./pretrain/data.js";
+import type { LossPoint, PerplexityFigure, ReproducibilityCheck, TrainingLog } from "./pretrain/log.js";
+import { evaluate, trainStep } from "./pretrain/loop.js";
+import { describeBehaviour } from "./pretrain/samples.js";
+
+// ---------------------------------------------------------------------------------------------
+// Presets
+
+/**
+ * A stretch of training at one row length (a sequence-length schedule: short rows first).
+ *
+ * Why: on the wasm backend, attention's batched matMuls run at ~1 GFLOP/s against ~13 for the
+ * dense layers, so attention, whose cost per token grows with the row length, takes most of a
+ * step at 256 positions. Rows of 128 train ~1.65× more tokens per second; the format and phrasing
+ * of a conversation are local and are learned as well from them, and the last phase at the full
+ * context teaches long-range use (the system prompt, earlier turns) and positions 128–255.
+ */
+export interface TrainingPhase {
+  /** Fraction of the steps spent in this phase (the fractions sum to 1). */
+  fraction: number;
+  /** Positions per row (T ≤ nPositions). */
+  rowLength: number;
+  /** Rows per batch (B); tokens per step ≈ B · T. */
+  batchRows: number;
+}
+
+/** Everything that defines a run besides the seed, the corpus size and the step count. */
+export interface PretrainPreset {
+  /** Target vocabulary size of the BPE tokenizer. */
+  vocabSize: number;
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  /** Context window (P); the last phase trains on rows this long. */
+  nPositions: number;
+  /** The sequence-length schedule, in order; row lengths grow. */
+  phases: TrainingPhase[];
+  learningRate: number;
+  /** Fraction of the steps spent warming up linearly. */
+  warmupRatio: number;
+  weightDecay: number;
+  betas: [number, number];
+  maxGradNorm: number;
+  conversations: number;
+  steps: number;
+  /** Loss lines every this many steps. */
+  logEvery: number;
+  /** Held-out evaluations (monitoring subset) during training, besides the final one. */
+  evals: number;
+  /** Held-out conversations in the monitoring subset. */
+  monitorConversations: number;
+  /** At most this many held-out conversations in the final evaluation. */
+  finalEvalConversations: number;
+  /** Held-out conversations in the fixed sample the model's test recomputes. */
+  sampleConversations: number;
+  /** Samples per example prompt / per arithmetic prompt in the behaviour report. */
+  samplesPerPrompt: number;
+  toolSamples: number;
+}
+
+/**
+ * The shipped model. Width 128 × 3 layers × 256 positions, 2048-token vocabulary: ~0.9 M
+ * parameters, 3.6 MB as F32 (see the model card for the measurements behind each choice).
+ */
+export const FULL_PRESET: PretrainPreset = {
+  vocabSize: 2048,
+  nEmbd: 128,
+  nLayer: 3,
+  nHead: 4,
+  nPositions: 256,
+  phases: [
+    { fraction: 0.6, rowLength: 128, batchRows: 8 },
+    { fraction: 0.4, rowLength: 256, batchRows: 4 },
+  ],
+  learningRate: 3e-3,
+  warmupRatio: 0.05,
+  weightDecay: 0.1,
+  betas: [0.9, 0.95],
+  maxGradNorm: 1.0,
+  conversations: 20_000,
+  steps: 800,
+  logEvery: 10,
+  evals: 3,
+  monitorConversations: 64,
+  finalEvalConversations: 200,
+  sampleConversations: 24,
+  samplesPerPrompt: 8,
+  toolSamples: 8,
+};
+
+/** A smoke run of the same code path: tiny model, tiny corpus, a few steps (~10 seconds). */
+export const QUICK_PRESET: PretrainPreset = {
+  ...FULL_PRESET,
+  vocabSize: 512,
+  nEmbd: 32,
+  nLayer: 2,
+  nHead: 2,
+  nPositions: 128,
+  phases: [
+    { fraction: 0.5, rowLength: 64, batchRows: 4 },
+    { fraction: 0.5, rowLength: 128, batchRows: 2 },
+  ],
+  conversations: 400,
+  steps: 30,
+  logEvery: 5,
+  evals: 1,
+  monitorConversations: 4,
+  finalEvalConversations: 8,
+  sampleConversations: 4,
+  samplesPerPrompt: 2,
+  toolSamples: 1,
+};
+
+/** Options of {@link pretrain}. */
+export interface PretrainOptions {
+  seed: number;
+  /** Corpus size (default: the preset's). */
+  conversations?: number;
+  /** Optimizer steps (default: the preset's). */
+  steps?: number;
+  /** The folder to write. */
+  out: string;
+  quick: boolean;
+  backend: BackendName;
+  /** Run `--quick` twice in child processes and compare hashes (full runs). */
+  reproCheck: boolean;
+  /** Draw the progress bar on stderr (default: when stderr is a terminal). */
+  progress?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+const sha256 = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+async function writeFileAtomically(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, text, "utf8");
+  await rename(tmp, file);
+}
+
+function percentile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/** A stopwatch for the phases of the run. */
+class Phases {
+  readonly seconds: Record<string, number> = {};
+  private readonly began = performance.now();
+
+  async time<T>(name: string, work: () => Promise<T> | T): Promise<T> {
+    const start = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.seconds[name] = (performance.now() - start) / 1000;
+    }
+  }
+
+  get total(): number {
+    return (performance.now() - this.began) / 1000;
+  }
+}
+
+/** The model's weights as host arrays under canonical names (what saveModelFolder writes). */
+async function parameterMap(model: Transformer): Promise<ParameterMap> {
+  const out: ParameterMap = {};
+  for (const [name, v] of Object.entries(model.params)) out[name] = { shape: [...v.shape], data: (await v.data()) as Float32Array };
+  return out;
+}
+
+/** The index of the phase that step `step` (0-based) of `steps` belongs to. */
+export function phaseIndexAt(phases: readonly TrainingPhase[], step: number, steps: number): number {
+  let end = 0;
+  for (const [k, phase] of phases.entries()) {
+    end += phase.fraction * steps;
+    if (step < Math.round(end)) return k;
+  }
+  return phases.length - 1;
+}
+
+function toFigure(result: { loss: number; perplexity: number; tokens: number; conversations: number }): PerplexityFigure {
+  return { loss: result.loss, perplexity: result.perplexity, tokens: result.tokens, conversations: result.conversations };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The phases
+
+/** Step 1: the corpus, split by conversation. */
+function buildCorpus(seed: number, conversations: number): { train: CorpusConversation[]; heldOut: CorpusConversation[] } {
+  const corpus = generateCorpus({ seed, conversations });
+  return {
+    train: corpus.filter((_, i) => !isHeldOut(i)),
+    heldOut: corpus.filter((_, i) => isHeldOut(i)),
+  };
+}
+
+/** Step 2: the tokenizer, trained on the training split's ChatML text. */
+function buildTokenizer(texts: readonly string[], preset: PretrainPreset): ChatTokenizer {
+  const json = trainBPE(texts, { vocabSize: preset.vocabSize, specialTokens: [...BUILTIN_SPECIAL_TOKENS] });
+  return ChatTokenizer.fromJSON(json, builtinTokenizerConfig({ modelMaxLength: preset.nPositions }));
+}
+
+/**
+ * Vocabulary size, characters per token and conversation lengths, measured on the first `texts`
+ * of the training split (encoding all of it would take ~20 s).
+ */
+function describeTokenizer(tokenizer: ChatTokenizer, texts: readonly string[], tokensOf: (i: number) => number[]): TrainingLog["tokenizer"] {
+  const lengths = texts.map((_, i) => tokensOf(i).length).sort((a, b) => a - b);
+  const chars = texts.reduce((n, t) => n + t.length, 0);
+  return {
+    vocabSize: tokenizer.vocabSize,
+    specialTokens: [...BUILTIN_SPECIAL_TOKENS],
+    charsPerToken: chars / lengths.reduce((n, l) => n + l - 1, 0), // the appended <|endoftext|> is not text
+    conversationTokens: {
+      mean: lengths.reduce((a, b) => a + b, 0) / lengths.length,
+      median: percentile(lengths, 0.5),
+      p90: percentile(lengths, 0.9),
+      max: lengths[lengths.length - 1],
+    },
+  };
+}
+
+function modelConfigFor(preset: PretrainPreset, tokenizer: ChatTokenizer): ModelConfig {
+  return {
+    vocabSize: tokenizer.vocabSize,
+    nPositions: preset.nPositions,
+    nEmbd: preset.nEmbd,
+    nLayer: preset.nLayer,
+    nHead: preset.nHead,
+    nInner: 4 * preset.nEmbd,
+    layerNormEpsilon: 1e-5,
+    tieWordEmbeddings: true,
+    eosTokenId: tokenizer.eosTokenId,
+  };
+}
+
+/** Runs `--quick` twice in child processes and compares the weights and tokenizers they write. */
+function checkReproducibility(seed: number, backend: BackendName, say: (line: string) => void): ReproducibilityCheck {
+  const started = performance.now();
+  const script = fileURLToPath(import.meta.url);
+  const dirs = [0, 1].map(() => mkdtempSync(path.join(os.tmpdir(), "tiny-chat-repro-")));
+  try {
+    for (const dir of dirs) {
+      say(`reproducibility: --quick into ${dir}`);
+      execFileSync(process.execPath, [...process.execArgv, script, "--quick", "--seed", String(seed), "--backend", backend, "--out", dir], {
+        stdio: ["ignore", "ignore", "inherit"],
+        env: { ...process.env, GRPO_PRETRAIN_NO_PROGRESS: "1" },
+      });
+    }
+    const weightHashes = dirs.map((d) => sha256(path.join(d, "model.safetensors"))) as [string, string];
+    const tokenizerHashes = dirs.map((d) => sha256(path.join(d, "tokenizer.json"))) as [string, string];
+    return {
+      command: `npm run pretrain -- --quick --seed ${seed} --backend ${backend}`,
+      weightHashes,
+      tokenizerHashes,
+      identical: weightHashes[0] === weightHashes[1] && tokenizerHashes[0] === tokenizerHashes[1],
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** What {@link runTraining} needs. */
+interface TrainingInputs {
+  model: Transformer;
+  optimizer: AdamW;
+  packer: RowPacker;
+  /** Held-out conversations evaluated `preset.evals` times during training. */
+  monitorSet: EvalConversation[];
+  preset: PretrainPreset;
+  steps: number;
+  padId: number;
+  say: (line: string) => void;
+  /** Called after every step with the step count, its loss and the tokens per second so far. */
+  onStep: (done: number, loss: number, tokensPerSecond: number) => void;
+}
+
+/** What {@link runTraining} measured. */
+interface TrainingRecord {
+  lossCurve: LossPoint[];
+  evalHistory: TrainingLog["evalHistory"];
+  stepLosses: number[];
+  trainedTokens: number;
+  trainSeconds: number;
+}
+
+/** Step 3: the training loop (sequence-length phases, warmup + cosine, loss lines, held-out checks). */
+async function runTraining({ model, optimizer, packer, monitorSet, preset, steps, padId, say, onStep }: TrainingInputs): Promise<TrainingRecord> {
+  const schedule = { learningRate: preset.learningRate, lrScheduler: "cosine" as const, warmupRatio: preset.warmupRatio };
+  const evalSteps = new Set(Array.from({ length: preset.evals }, (_, k) => Math.round(((k + 1) * steps) / (preset.evals + 1))));
+  const record: TrainingRecord = { lossCurve: [], evalHistory: [], stepLosses: [], trainedTokens: 0, trainSeconds: 0 };
+  let window = { loss: 0, gradNorm: 0, lr: 0, count: 0 };
+  const started = performance.now();
+  for (let step = 0; step < steps; step++) {
+    const phase = preset.phases[phaseIndexAt(preset.phases, step, steps)];
+    const rows = Array.from({ length: phase.batchRows }, () => packer.nextRow(phase.rowLength + 1));
+    const batch = makeBatch(rows, phase.rowLength, padId);
+    const lr = learningRateAt(step, steps, schedule);
+    const result = await trainStep(model, optimizer, batch, lr, preset.maxGradNorm);
+    await new Promise((resolve) => setImmediate(resolve)); // let the progress bar's timer run
+    if (!Number.isFinite(result.loss)) throw new Error(`The training loss became ${result.loss} at step ${step + 1}; lower the learning rate.`);
+    record.trainedTokens += batch.targetCount;
+    record.stepLosses.push(result.loss);
+    window = { loss: window.loss + result.loss, gradNorm: window.gradNorm + result.gradNorm, lr: window.lr + lr, count: window.count + 1 };
+    const seconds = (performance.now() - started) / 1000;
+    const done = step + 1;
+    onStep(done, result.loss, record.trainedTokens / seconds);
+    if (done % preset.logEvery === 0 || done === steps) {
+      const point = { step: done, loss: window.loss / window.count, gradNorm: window.gradNorm / window.count, learningRate: window.lr / window.count, tokens: record.trainedTokens, seconds };
+      record.lossCurve.push(point);
+      window = { loss: 0, gradNorm: 0, lr: 0, count: 0 };
+      say(`step ${done}/${steps}  loss ${point.loss.toFixed(4)}  grad ${point.gradNorm.toFixed(3)}  lr ${lr.toExponential(2)}  ${(record.trainedTokens / seconds).toFixed(0)} tok/s  ${seconds.toFixed(0)} s`);
+    }
+    if (evalSteps.has(done)) {
+      const figure = toFigure(await evaluate(model, monitorSet));
+      record.evalHistory.push({ step: done, ...figure });
+      say(`held-out (monitor, ${figure.conversations} conversations) at step ${done}: loss ${figure.loss.toFixed(4)}, perplexity ${figure.perplexity.toFixed(3)}`);
+    }
+  }
+  record.trainSeconds = (performance.now() - started) / 1000;
+  return record;
+}
+
+/** Pretrains, evaluates and writes the model folder; resolves with the training log. */
+export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
+  const preset = options.quick ? QUICK_PRESET : FULL_PRESET;
+  const seed = options.seed;
+  const conversations = options.conversations ?? preset.conversations;
+  const steps = options.steps ?? preset.steps;
+  const phases = new Phases();
+  const loadAtStart = os.loadavg()[0];
+  const showBar = options.progress ?? (process.stderr.isTTY === true && process.env.GRPO_PRETRAIN_NO_PROGRESS !== "1");
+  const bars = showBar ? new cliProgress.MultiBar({ stream: process.stderr, hideCursor: true, barsize: 24 }) : undefined;
+  let barActive = false;
+  // While the bar is drawn, lines go above it through the bar; otherwise straight to stdout.
+  const say = (line: string): void => {
+    if (bars && barActive) bars.log(`${line}\n`);
+    else process.stdout.write(`${line}\n`);
+  };
+  const backend = await selectBackend({ backend: options.backend });
+  say(`backend: ${backend.reason}`);
+
+  const reproducibility = options.reproCheck && !options.quick
+    ? await phases.time("reproducibility", () => checkReproducibility(seed, options.backend, say))
+    : undefined;
+  if (reproducibility) say(`reproducibility: ${reproducibility.identical ? "identical" : "DIFFERENT"} weights (${reproducibility.seconds.toFixed(0)} s)`);
+
+  // 1. Corpus
+  const { train, heldOut } = await phases.time("corpus", () => buildCorpus(seed, conversations));
+  const trainTexts = train.map(renderForPretraining);
+  say(`corpus: ${train.length} training and ${heldOut.length} held-out conversations`);
+
+  // 2. Tokenizer
+  const tokenizer = await phases.time("tokenizer", () => buildTokenizer(trainTexts, preset));
+  const endOfText = tokenizer.padTokenId; // <|endoftext|>: separator and padding
+  const tokenCache = new Map<number, number[]>();
+  const tokensOf = (i: number): number[] => {
+    let ids = tokenCache.get(i);
+    if (ids === undefined) {
+      ids = conversationTokens(tokenizer, train[i], endOfText);
+      tokenCache.set(i, ids);
+    }
+    return ids;
+  };
+  const tokenizerInfo = describeTokenizer(tokenizer, trainTexts.slice(0, 2000), tokensOf);
+  say(`tokenizer: ${tokenizer.vocabSize} tokens, ${tokenizerInfo.charsPerToken.toFixed(2)} chars/token, median conversation ${tokenizerInfo.conversationTokens.median} tokens`);
+
+  const evalSet: EvalConversation[] = heldOut.map((c) => ({ domain: c.domain, tokens: conversationTokens(tokenizer, c, endOfText) }));
+  const monitorSet = evalSet.slice(0, preset.monitorConversations);
+
+  // 3. Model and training
+  const config = modelConfigFor(preset, tokenizer);
+  const model = Transformer.init(config, { seed });
+  const optimizer = new AdamW(model.params, { beta1: preset.betas[0], beta2: preset.betas[1], epsilon: 1e-8, weightDecay: preset.weightDecay });
+  const dataRng = Rng.fromSeed(seed).fork();
+  const packer = new RowPacker(train.length, tokensOf, dataRng);
+  const phaseText = preset.phases.map((p) => `${Math.round(p.fraction * steps)} × ${p.batchRows} rows × ${p.rowLength}`).join(", then ");
+  say(`model: ${model.numParameters()} parameters (${preset.nLayer} layers × ${preset.nHead} heads × ${preset.nEmbd}), steps: ${phaseText} positions`);
+
+  const bar = bars?.create(steps, 0, { loss: "-", tokps: "-" }, {
+    format: "step {value}/{total} |{bar}| loss {loss} | {tokps} tok/s | ETA {eta_formatted}",
+  });
+  barActive = bar !== undefined;
+  const record = await phases.time("training", () =>
+    runTraining({ model, optimizer, packer, monitorSet, preset, steps, padId: endOfText, say, onStep: (done, loss, tokps) => bar?.update(done, { loss: loss.toFixed(3), tokps: tokps.toFixed(0) }) }));
+  bars?.stop();
+  barActive = false;
+  const { lossCurve, evalHistory, stepLosses, trainedTokens, trainSeconds } = record;
+
+  // Final evaluation: all held-out conversations evaluated (up to the preset's cap), and the fixed sample.
+  const finalSet = evalSet.slice(0, preset.finalEvalConversations);
+  const final = await phases.time("evaluation", () => evaluate(model, finalSet));
+  const sampleSet = evalSet.slice(0, preset.sampleConversations);
+  const sample = await evaluate(model, sampleSet);
+  evalHistory.push({ step: steps, ...toFigure(await evaluate(model, monitorSet)) });
+  say(`held-out (${final.conversations} conversations, ${final.tokens} tokens): loss ${final.loss.toFixed(4)}, perplexity ${final.perplexity.toFixed(3)}; sample of ${sample.conversations}: ${sample.perplexity.toFixed(3)}`);
+
+  const behaviour = await phases.time("samples", () =>
+    describeBehaviour(model, tokenizer, {
+      seed,
+      samplesPerPrompt: preset.samplesPerPrompt,
+      toolSamples: preset.toolSamples,
+      temperature: 0.8,
+      maxNewTokens: 96,
+    }));
+  say(`behaviour: ${(100 * behaviour.eosRate).toFixed(0)}% of samples end with <|im_end|>; tool use ${JSON.stringify(behaviour.toolUse)}`);
+
+  // 4. The model folder
+  const out = path.resolve(options.out);
+  await phases.time("save", async () => {
+    const files = tokenizer.toFiles();
+    await saveModelFolder(out, config, await parameterMap(model), {
+      files: { "tokenizer.json": files["tokenizer.json"], "tokenizer_config.json": files["tokenizer_config.json"] },
+      generationConfig: {
+        eos_token_id: tokenizer.eosTokenId,
+        pad_token_id: endOfText,
+        do_sample: true,
+        temperature: 0.8,
+        max_new_tokens: 128,
+      },
+    });
+  });
+
+  // The folder must reproduce the sample figure through the loader the library uses.
+  const reloaded = await loadModelFolder(out);
+  const reloadedModel = Transformer.fromTensors(reloaded.config, Object.fromEntries(
+    Object.entries(reloaded.tensors).map(([name, t]) => [name, tf.tensor(t.data, t.shape, "float32")])));
+  const again = await evaluate(reloadedModel, sampleSet);
+  reloadedModel.dispose();
+  if (Math.abs(again.loss - sample.loss) > 1e-5) {
+    throw new Error(`The saved folder gives held-out loss ${again.loss}, the trained model ${sample.loss}: the folder is not the model.`);
+  }
+
+  const weightsFile = path.join(out, "model.safetensors");
+  const packing = packer.stats;
+  const tailStart = Math.floor(stepLosses.length * 0.9);
+  const command = options.quick
+    ? `npm run pretrain -- --quick --seed ${seed}${options.conversations !== undefined ? ` --conversations ${conversations}` : ""}${options.steps !== undefined ? ` --steps ${steps}` : ""}`
+    : `npm run pretrain -- --seed ${seed} --conversations ${conversations} --steps ${steps} --backend ${options.backend}`;
+  const log: TrainingLog = {
+    version: 1,
+    command,
+    seed,
+    quick: options.quick,
+    corpus: {
+      seed,
+      conversations,
+      heldOutEvery: HELD_OUT_EVERY,
+      trainConversations: train.length,
+      heldOutConversations: heldOut.length,
+      trainStats: corpusStats(train),
+    },
+    tokenizer: tokenizerInfo,
+    model: {
+      nEmbd: config.nEmbd,
+      nLayer: config.nLayer,
+      nHead: config.nHead,
+      nPositions: config.nPositions,
+      vocabSize: config.vocabSize,
+      parameters: model.numParameters(),
+      fileBytes: statSync(weightsFile).size,
+      sha256: sha256(weightsFile),
+    },
+    training: {
+      steps,
+      phases: preset.phases.map((p, k) => ({
+        ...p,
+        steps: Array.from({ length: steps }, (_, step) => phaseIndexAt(preset.phases, step, steps)).filter((i) => i === k).length,
+      })),
+      learningRate: preset.learningRate,
+      warmupSteps: Math.ceil(preset.warmupRatio * steps),
+      schedule: "cosine",
+      betas: preset.betas,
+      weightDecay: preset.weightDecay,
+      maxGradNorm: preset.maxGradNorm,
+      tokens: trainedTokens,
+      paddingFraction: packing.padding / (packing.padding + packing.tokens),
+      conversationsSeen: packing.conversations,
+      epochs: packing.epochs,
+      finalLoss: stepLosses.slice(tailStart).reduce((a, b) => a + b, 0) / Math.max(1, stepLosses.length - tailStart),
+      seconds: trainSeconds,
+      tokensPerSecond: trainedTokens / trainSeconds,
+    },
+    lossCurve,
+    evalHistory,
+    heldOut: { ...toFigure(final), byDomain: final.byDomain },
+    heldOutSample: { ...toFigure(sample), indices: heldOut.slice(0, preset.sampleConversations).map((c) => Number(c.id.split("-").pop())) },
+    behaviour,
+    timing: { phases: phases.seconds, totalSeconds: phases.total },
+    machine: {
+      cpu: os.cpus()[0]?.model.trim() ?? "unknown",
+      cores: os.cpus().length,
+      loadAverage: [loadAtStart, os.loadavg()[0]],
+      node: process.versions.node,
+      backend: backend.name,
+      backendReason: backend.reason,
+    },
+    ...(reproducibility ? { reproducibility } : {}),
+  };
+  await mkdir(out, { recursive: true });
+  await writeFileAtomically(path.join(out, "training_log.json"), `${JSON.stringify(log, null, 2)}\n`);
+  await writeFileAtomically(path.join(out, "README.md"), renderModelCard(log));
+  say(`wrote ${out} (model.safetensors ${(log.model.fileBytes / 1e6).toFixed(2)} MB, sha256 ${log.model.sha256.slice(0, 16)}…) in ${(phases.total / 60).toFixed(1)} min`);
+  model.dispose();
+  optimizer.dispose();
+  return log;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+function integerFlag(flag: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} needs an integer >= ${min}, got "${value}".`);
+    return n;
+  };
+}
+
+const BACKENDS: readonly BackendName[] = ["wasm", "cpu", "tensorflow", "tensorflow-gpu"];
+
+/** Parses `argv` (as `process.argv`) and runs {@link pretrain}. */
+export async function runPretrainCli(argv: readonly string[]): Promise<TrainingLog> {
+  const program = new Command()
+    .name("pretrain")
+    .description("Pretrain the built-in chat policy builtin:tiny-chat (corpus, tokenizer, GPT-2, model card).")
+    .option("--seed <int>", "master seed (corpus, init, data order)", integerFlag("--seed", 0), 1)
+    .option("--conversations <int>", "corpus size, 2% held out (default 20000; quick 400)", integerFlag("--conversations", 100))
+    .option("--steps <int>", "optimizer steps (default 800; quick 30)", integerFlag("--steps", 1))
+    .option("--out <dir>", "model folder to write (default models/tiny-chat; quick runs/tiny-chat-quick)")
+    .option("--backend <name>", `tfjs backend: ${BACKENDS.join(", ")}`, (v: string) => {
+      if (!(BACKENDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`--backend must be one of ${BACKENDS.join(", ")}.`);
+      return v as BackendName;
+    }, "wasm" as BackendName)
+    .option("--quick", "tiny model, few steps: a ~10-second smoke run", false)
+    .option("--no-repro-check", "skip running --quick twice to check reproducibility")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  program.parse([...argv]);
+  const flags = program.opts<{ seed: number; conversations?: number; steps?: number; out?: string; backend: BackendName; quick: boolean; reproCheck: boolean }>();
+  const out = flags.out ?? (flags.quick ? "runs/tiny-chat-quick" : "models/tiny-chat");
+  return pretrain({
+    seed: flags.seed,
+    conversations: flags.conversations,
+    steps: flags.steps,
+    out,
+    quick: flags.quick,
+    backend: flags.backend,
+    reproCheck: flags.reproCheck,
+  });
+}
+
+// Run when executed directly (`tsx scripts/pretrain.ts …`), not when imported.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  runPretrainCli(process.argv).catch((error: unknown) => {
+    if (error instanceof CommanderError) process.exitCode = error.exitCode;
+    else {
+      process.stderr.write(`${error instanceof GrpoError ? error.message : error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    }
+  });
+}
