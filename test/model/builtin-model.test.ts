@@ -117,7 +117,8 @@ describe("builtin:tiny-chat behaviour", () => {
     expect(result.tokens).toBe(log.heldOutSample.tokens);
     // The sample's own figure, recorded by the run: equal up to float rounding across backends.
     expect(Math.abs(result.perplexity / log.heldOutSample.perplexity - 1)).toBeLessThan(0.01);
-    // The card's headline figure over all evaluated held-out conversations.
-    expect(Math.abs(result.perplexity / log.heldOut.perplexity - 1)).toBeLessThan(0.1);
+    // (The card's headline figure covers 200 held-out conversations; a 24-conversation sample is not
+    // expected to match it closely, so the sample is checked against its own recorded figure above.)
+    expect(log.heldOut.conversations).toBeGreaterThan(indices.length);
   });
 });
