@@ -213,7 +213,7 @@ export const GRPO_KNOBS = {
       "Peak learning rate of AdamW (reached after warmup, then shaped by `lrScheduler`). The step size of every update: " +
       "the first knob to lower when training is unstable.",
     source:
-      "TRL's 1e-6 suits billion-parameter LLMs. Our built-in policy is a tiny GPT (1.6 M parameters). Tuned on the " +
+      "TRL's 1e-6 suits billion-parameter LLMs. Our built-in policy is a tiny GPT (0.89 M parameters). Tuned on the " +
       "quick start with builtin:tiny-chat (192 episodes, seeds 0 and 1): 1e-3 raised the held-out reward by " +
       "+0.20/+0.22, 3e-3 by only +0.04 (too large a step), so balanced is 1e-3, aggressive 2e-3, conservative 3e-4.",
   }),
@@ -619,7 +619,7 @@ export interface GRPOConfig {
    * update: the first knob to lower when training is unstable.
    *
    * Valid: a number > 0. Default: 3e-4 (conservative), 0.001 (balanced), 0.002 (aggressive).
-   * Source: TRL's 1e-6 suits billion-parameter LLMs. Our built-in policy is a tiny GPT (1.6 M parameters).
+   * Source: TRL's 1e-6 suits billion-parameter LLMs. Our built-in policy is a tiny GPT (0.89 M parameters).
    * Tuned on the quick start with builtin:tiny-chat (192 episodes, seeds 0 and 1): 1e-3 raised the held-out
    * reward by +0.20/+0.22, 3e-3 by only +0.04 (too large a step), so balanced is 1e-3, aggressive 2e-3,
    * conservative 3e-4.
