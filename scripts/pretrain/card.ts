@@ -33,7 +33,7 @@ function completionBlock(c: Completion): string {
   return ["```text", c.text.replace(/```/g, "'''") || "(empty)", "```", `(${c.tokens} tokens, ${ending})`].join("\n");
 }
 
-/** Renders the model card. `rebuildNote` describes how long a rebuild takes. */
+/** Renders the model card (Markdown) from a run's training log. */
 export function renderModelCard(log: TrainingLog): string {
   const m = log.model;
   const t = log.training;
@@ -76,6 +76,9 @@ export function renderModelCard(log: TrainingLog): string {
     "multi-turn conversations in the five domains of the usage guide, each with one of the examples'",
     "system prompts. Replies vary in quality on purpose (see `scripts/corpus/generate.ts`).",
     `Conversation *i* is held out when *i* mod ${c.heldOutEvery} = ${c.heldOutEvery - 1}: ${thousands(c.heldOutConversations)} held out, ${thousands(c.trainConversations)} for training.`,
+    "The whole corpus is generated (about a second) so that the tokenizer is trained on all of the",
+    "training split and the held-out split is large; training itself reads only as many conversations",
+    "as its steps need (see Training), each at most once per pass.",
     "",
     "Training split, by domain and by quality label (the label of a conversation's first reply):",
     "",
@@ -138,7 +141,10 @@ export function renderModelCard(log: TrainingLog): string {
     "",
     `Final training loss (mean of the last 10% of steps): **${fixed(t.finalLoss)}** nats/token.`,
     `Held-out (${thousands(log.heldOut.conversations)} conversations, ${thousands(log.heldOut.tokens)} tokens): loss **${fixed(log.heldOut.loss)}**, perplexity **${fixed(log.heldOut.perplexity)}**.`,
-    `Fixed sample (held-out conversations ${log.heldOutSample.indices.slice(0, 3).join(", ")}, … — the first ${log.heldOutSample.indices.length}): perplexity ${fixed(log.heldOutSample.perplexity)}.`,
+    `Fixed sample (held-out conversations ${log.heldOutSample.indices.slice(0, 3).join(", ")}, … — the first ${log.heldOutSample.indices.length}, ${thousands(log.heldOutSample.tokens)} tokens): perplexity **${fixed(log.heldOutSample.perplexity)}**.`,
+    "The model's test recomputes this figure from the corpus generator. A small sample differs from the",
+    "headline figure by more than the token count suggests because conversations differ a lot: by domain",
+    "(below) and by quality (a long rambling reply is repetitive and easy to predict, a curt one is not).",
     "",
     "| Domain | held-out perplexity |",
     "|---|---|",
@@ -165,7 +171,13 @@ export function renderModelCard(log: TrainingLog): string {
     `${pct(b.toolUse.correct_call / b.toolUse.samples)} called \`calculator\` with the right expression,`,
     `${pct(b.toolUse.wrong_expression / b.toolUse.samples)} called it with another expression or name,`,
     `${pct(b.toolUse.malformed_call / b.toolUse.samples)} wrote a malformed call, and`,
-    `${pct(b.toolUse.no_call / b.toolUse.samples)} answered without a call — room for GRPO to improve.`,
+    `${pct(b.toolUse.no_call / b.toolUse.samples)} answered without a call.`,
+    ...(b.toolUse.correct_call === 0
+      ? [
+        "The call syntax is learned; copying the user's expression into it is not: greedy decoding copies",
+        "the `2 + 3` of the system prompt's example call, and samples write other numbers (see Limitations).",
+      ]
+      : []),
     "",
   );
   for (const ex of b.examples) {
@@ -210,8 +222,18 @@ export function renderModelCard(log: TrainingLog): string {
     "## Limitations",
     "",
     "Trained only on a small synthetic corpus: it knows the corpus's topics, phrasings and numbers,",
-    "and little else. Its arithmetic without the tool is unreliable by design, and some of its replies",
-    "are rude or ask for secrets, because the corpus contains such replies for GRPO to train away.",
+    "and little else; many replies are only half coherent. Its arithmetic without the tool is",
+    "unreliable by design, and some of its replies are rude or ask for secrets, because the corpus",
+    "contains such replies for GRPO to train away.",
+    "",
+    "It does not copy numbers from the conversation into its replies. The architecture can: on a pure",
+    "copy task the same model and optimizer learn to copy within ~100 steps. But in this corpus a copy",
+    "is a few tokens of a long conversation, and the calculator system prompts show an example call",
+    "(`2 + 3`) that an attention head can copy instead of the user's expression. In a pilot, 400 steps",
+    "on arithmetic conversations alone (~330k tokens, more than this run's whole arithmetic share) did",
+    "not produce a single correct call either. So a correctness reward on the calculator call rarely",
+    "or never fires for this model; tool-use rewards that GRPO can move are those on the call's form",
+    "(syntax, tool name, calling at all).",
     "",
   );
   return lines.join("\n");

@@ -205,7 +205,7 @@ describe("reward, step, health and config views", () => {
     expect(configToText(config).split("\n")).toEqual([
       "GRPOConfig: conservative profile, except 2 knobs:",
       expect.stringMatching(/^ {2}numGenerations +3 {2}\(conservative: 8\)$/),
-      expect.stringMatching(/^ {2}learningRate +5e-5 {2}\(conservative: 1e-4\)$/),
+      expect.stringMatching(/^ {2}learningRate +5e-5 {2}\(conservative: 3e-4\)$/),
     ]);
   });
 

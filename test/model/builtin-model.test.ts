@@ -12,7 +12,8 @@ import { builtinChatTemplate, BUILTIN_SPECIAL_TOKENS } from "../../src/model/bpe
 import type { TfPolicy } from "../../src/model/policy.js";
 import { loadPolicy, resolveModelFolder } from "../../src/model/registry.js";
 import { generateConversation, renderForPretraining, SYSTEM_PROMPTS } from "../../scripts/corpus/generate.js";
-import { conversationTokens, heldOutIndices, HELD_OUT_EVERY, isHeldOut } from "../../scripts/pretrain/data.js";
+import { Rng } from "../../src/core/rng.js";
+import { conversationTokens, heldOutIndices, HELD_OUT_EVERY, isHeldOut, makeBatch, RowPacker, windowsOf } from "../../scripts/pretrain/data.js";
 import type { TrainingLog } from "../../scripts/pretrain/log.js";
 import { evaluate } from "../../scripts/pretrain/loop.js";
 
@@ -120,5 +121,53 @@ describe("builtin:tiny-chat behaviour", () => {
     // (The card's headline figure covers 200 held-out conversations; a 24-conversation sample is not
     // expected to match it closely, so the sample is checked against its own recorded figure above.)
     expect(log.heldOut.conversations).toBeGreaterThan(indices.length);
+  });
+});
+
+describe("pretraining data path (scripts/pretrain/data.ts)", () => {
+  it("cuts a long sequence into windows that predict every token but the first exactly once", () => {
+    const sequence = Array.from({ length: 23 }, (_, i) => 100 + i);
+    const windows = windowsOf(sequence, 9); // rows of T = 8 positions
+    expect(windows.map((w) => w[0])).toEqual([100, 108, 116]);
+    expect(windows.every((w) => w.length <= 9)).toBe(true);
+    const targets = windows.flatMap((w) => w.slice(1));
+    expect(targets).toEqual(sequence.slice(1));
+    expect(windowsOf([1, 2, 3], 9)).toEqual([[1, 2, 3]]);
+  });
+
+  it("packs whole conversations into rows that start at a conversation start, deterministically", () => {
+    // Conversation i: a start marker (1000 + i) then i % 7 + 2 filler ids; rows of at most 12 tokens.
+    const conversations = Array.from({ length: 40 }, (_, i) => [1000 + i, ...Array.from({ length: (i % 7) + 2 }, () => 5)]);
+    const pack = (seed: number) => {
+      const packer = new RowPacker(conversations.length, (i) => conversations[i], Rng.fromSeed(seed), 8);
+      return { rows: Array.from({ length: 30 }, () => packer.nextRow(12)), stats: packer.stats };
+    };
+    const { rows, stats } = pack(3);
+    expect(pack(3).rows).toEqual(rows);
+    expect(pack(4).rows).not.toEqual(rows);
+    for (const row of rows) {
+      expect(row.length).toBeLessThanOrEqual(12);
+      expect(row[0]).toBeGreaterThanOrEqual(1000); // every row begins with a conversation
+    }
+    // Rows hold whole conversations: each start marker is followed by its own full length.
+    for (const row of rows) {
+      for (let t = 0; t < row.length; t++) {
+        if (row[t] < 1000) continue;
+        const i = row[t] - 1000;
+        expect(row.slice(t, t + conversations[i].length)).toEqual(conversations[i]);
+      }
+    }
+    expect(stats.tokens).toBe(rows.reduce((n, r) => n + r.length, 0));
+    expect(stats.padding).toBe(30 * 12 - stats.tokens);
+    expect(stats.padding / (30 * 12)).toBeLessThan(0.1); // best-fit filling keeps padding low
+  });
+
+  it("lays rows out as shifted inputs and targets with the padding masked out", () => {
+    const batch = makeBatch([[7, 8, 9], [4, 5, 6, 7, 8]], 4, 0);
+    expect(Array.from(batch.inputIds)).toEqual([7, 8, 0, 0, 4, 5, 6, 7]);
+    expect(Array.from(batch.targetIds)).toEqual([8, 9, 0, 0, 5, 6, 7, 8]);
+    expect(Array.from(batch.lossMask)).toEqual([1, 1, 0, 0, 1, 1, 1, 1]);
+    expect(Array.from(batch.attentionMask)).toEqual([1, 1, 0, 0, 1, 1, 1, 1]);
+    expect(batch.targetCount).toBe(6);
   });
 });

@@ -68,3 +68,14 @@ describe("AdamW + clipByGlobalNorm", () => {
     expect(decays("ln_f.weight", [4])).toBe(false);
   });
 });
+
+describe("AdamW memory", () => {
+  it("owns exactly its two moment tensors per parameter and frees them on dispose", () => {
+    const params = { a: tf.variable(tf.ones([2, 2])), b: tf.variable(tf.ones([3])) } as Record<string, tf.Variable>;
+    const before = tf.memory().numTensors;
+    const opt = new AdamW(params, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 });
+    expect(tf.memory().numTensors).toBe(before + 4);
+    opt.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
