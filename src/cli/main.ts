@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { GrpoError } from "../core/errors.js";
 import { registerEvalCommands } from "./eval-command.js";
 import { registerKernelCommands, registerNotebookCommand, type CliIO } from "./notebook-commands.js";
+import { registerReplCommand } from "./repl-command.js";
 import { registerTrainCommand } from "./train-command.js";
 
 /** Builds the `grpo` program (exported for tests and for embedding). */
@@ -19,6 +20,7 @@ export function buildProgram(io?: CliIO): Command {
   registerEvalCommands(program);
   registerKernelCommands(program, io);
   registerNotebookCommand(program, io);
+  registerReplCommand(program);
   return program;
 }
 
