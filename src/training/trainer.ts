@@ -115,6 +115,14 @@ interface TrainerStateJSON {
 
 const EARLY_STOPPING_WINDOW = 5;
 
+/**
+ * Largest [tokens × vocabulary] logits tensor one micro-batch may create (4M floats = 16 MiB; the
+ * backward pass holds several of that size). Larger steps are split into more micro-batches: the wasm
+ * backend's heap misbehaves past ~2 GiB ("table index is out of bounds"), measured on a 36-row step
+ * with 256-token rows and a 2048-token vocabulary.
+ */
+const MAX_LOGIT_ELEMENTS = 4 * 1024 * 1024;
+
 /** Knobs {@link GRPOTrainer.adjust} may change between steps. */
 export const ADJUSTABLE_KNOBS = ["learningRate", "temperature", "maxGradNorm", "epsilon", "epsilonHigh"] as const;
 /** One of {@link ADJUSTABLE_KNOBS}. */
@@ -423,7 +431,11 @@ export class GRPOTrainer {
       lossType: c.lossType, numSequences, maxCompletionLength: this.agent.config.maxNewTokens * maxTurns,
       maskTruncated: c.maskTruncatedCompletions,
     });
-    const batches: PaddedBatch[] = microBatches(rows, c.gradientAccumulationSteps).map((idx) => padRows(rows, weights, idx));
+    // At least gradientAccumulationSteps micro-batches, more when the logits of one would exceed the
+    // memory budget (the per-token weights are global, so any split gives the same loss and gradient).
+    const tokens = rows.reduce((sum, r) => sum + r.promptIds.length + r.completionIds.length, 0);
+    const parts = Math.max(c.gradientAccumulationSteps, Math.ceil((tokens * model.config.vocabSize) / MAX_LOGIT_ELEMENTS));
+    const batches: PaddedBatch[] = microBatches(rows, parts).map((idx) => padRows(rows, weights, idx));
     const temperature = this.lossTemperature;
 
     // Fixed per-step inputs: "old" log-probs (only needed when the batch is reused: μ > 1) and the
