@@ -180,6 +180,8 @@ export class GRPOTrainer {
   private readonly sampler: ScenarioSampler<Scenario>;
   private reference?: Record<string, tf.Tensor>;
   private stopRequested = false;
+  /** Tests only: force the number of micro-batches a step is split into. */
+  private splitOverride?: number;
   private stepping = false;
   private running = false;
   /** Every knob change made during training, in order. */
@@ -434,7 +436,8 @@ export class GRPOTrainer {
     // At least gradientAccumulationSteps micro-batches, more when the logits of one would exceed the
     // memory budget (the per-token weights are global, so any split gives the same loss and gradient).
     const tokens = rows.reduce((sum, r) => sum + r.promptIds.length + r.completionIds.length, 0);
-    const parts = Math.max(c.gradientAccumulationSteps, Math.ceil((tokens * model.config.vocabSize) / MAX_LOGIT_ELEMENTS));
+    const parts = this.splitOverride ??
+      Math.max(c.gradientAccumulationSteps, Math.ceil((tokens * model.config.vocabSize) / MAX_LOGIT_ELEMENTS));
     const batches: PaddedBatch[] = microBatches(rows, parts).map((idx) => padRows(rows, weights, idx));
     const temperature = this.lossTemperature;
 
