@@ -117,9 +117,10 @@ const EARLY_STOPPING_WINDOW = 5;
 
 /**
  * Largest [tokens × vocabulary] logits tensor one micro-batch may create (4M floats = 16 MiB; the
- * backward pass holds several of that size). Larger steps are split into more micro-batches: the wasm
- * backend's heap misbehaves past ~2 GiB ("table index is out of bounds"), measured on a 36-row step
- * with 256-token rows and a 2048-token vocabulary.
+ * backward pass holds several of that size). Larger steps are split into more micro-batches. Measured:
+ * a task-planning step of 36 rows × up to 256 tokens with a 2048-token vocabulary (~75 MB per logits
+ * tensor) crashed the wasm backend inside LogSoftmax's gradient ("table index is out of bounds");
+ * under this budget the same step runs. The root cause inside tfjs-backend-wasm is not yet known.
  */
 const MAX_LOGIT_ELEMENTS = 4 * 1024 * 1024;
 
