@@ -61,6 +61,11 @@ export const AGENT_CONFIG_DEFAULTS = Object.freeze({
   memoryWindow: 10,
 });
 
+/** An integer ≥ `min`; every failure (not a number, fractional, too small) reports `message`. */
+function integerAtLeast(min: number, message: string) {
+  return z.number({ error: message }).int({ error: message }).min(min, { error: message });
+}
+
 const agentConfigSchema = z.strictObject({
   modelName: z
     .string({ error: 'a model name string, e.g. "builtin:tiny-chat"' })
@@ -76,20 +81,11 @@ const agentConfigSchema = z.strictObject({
     .gt(0, { error: "a number in (0, 1] (1 = off)" })
     .max(1, { error: "a number in (0, 1] (1 = off)" })
     .default(AGENT_CONFIG_DEFAULTS.topP),
-  topK: z
-    .number({ error: "an integer >= 0 (0 = off)" })
-    .int({ error: "an integer >= 0 (0 = off)" })
-    .min(0, { error: "an integer >= 0 (0 = off)" })
+  topK: integerAtLeast(0, "an integer >= 0 (0 = off)")
     .default(AGENT_CONFIG_DEFAULTS.topK),
-  maxNewTokens: z
-    .number({ error: "an integer >= 1" })
-    .int({ error: "an integer >= 1" })
-    .min(1, { error: "an integer >= 1" })
+  maxNewTokens: integerAtLeast(1, "an integer >= 1")
     .default(AGENT_CONFIG_DEFAULTS.maxNewTokens),
-  memoryWindow: z
-    .number({ error: "an integer >= 0 (messages remembered; 0 = only the current input)" })
-    .int({ error: "an integer >= 0 (messages remembered; 0 = only the current input)" })
-    .min(0, { error: "an integer >= 0 (messages remembered; 0 = only the current input)" })
+  memoryWindow: integerAtLeast(0, "an integer >= 0 (messages remembered; 0 = only the current input)")
     .default(AGENT_CONFIG_DEFAULTS.memoryWindow),
   seed: z.number({ error: "an integer" }).int({ error: "an integer" }).optional(),
   stop: z
@@ -450,17 +446,9 @@ export interface ToolAgentOptions extends AgentOptions {
 
 const toolAgentOptionsSchema = z.object({
   tools: z.array(z.unknown(), { error: "an array of { name, description, function }" }),
-  maxToolRounds: z
-    .number({ error: "an integer >= 0" })
-    .int({ error: "an integer >= 0" })
-    .min(0, { error: "an integer >= 0" })
-    .default(3),
+  maxToolRounds: integerAtLeast(0, "an integer >= 0").default(3),
   toolTimeoutMs: z.number({ error: "a number of milliseconds > 0" }).positive({ error: "a number of milliseconds > 0" }).default(5000),
-  maxToolOutputChars: z
-    .number({ error: "an integer >= 1" })
-    .int({ error: "an integer >= 1" })
-    .min(1, { error: "an integer >= 1" })
-    .default(2000),
+  maxToolOutputChars: integerAtLeast(1, "an integer >= 1").default(2000),
   advertiseTools: z.boolean({ error: "true or false" }).default(true),
   policy: z.unknown().optional(),
 });
