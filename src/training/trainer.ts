@@ -292,6 +292,12 @@ export class GRPOTrainer {
     return adjustment;
   }
 
+  /** The learning rate of the next optimizer update (the schedule runs over totalSteps × numIterations updates). */
+  private nextLearningRate(): number {
+    const updates = Math.max(1, this.totalSteps * this.config.numIterations);
+    return learningRateAt(Math.min(this.optimizer.stepCount, updates - 1), updates, this.config);
+  }
+
   /** Asks a running `run()` to stop after the current step. */
   stop(): void {
     this.stopRequested = true;
@@ -365,8 +371,7 @@ export class GRPOTrainer {
       let lossMetrics: { kl: number; clipLow: number; clipHigh: number; entropy: number; gradNorm: number } = {
         kl: 0, clipLow: 0, clipHigh: 0, entropy: 0, gradNorm: 0,
       };
-      const lr = learningRateAt(Math.min(this.optimizer.stepCount, Math.max(0, this.totalSteps * c.numIterations - 1)),
-        Math.max(1, this.totalSteps * c.numIterations), c);
+      const lr = this.nextLearningRate(); // the step's first update (reported in the metrics)
       if (!bad) {
         const rows = buildRows(groups, advantages);
         ({ loss, ...lossMetrics } = await this.optimize(rows, trajectories.length, signal));
@@ -494,8 +499,7 @@ export class GRPOTrainer {
         const acc = accumulated as Record<string, tf.Tensor>;
         const clipped = clipByGlobalNorm(acc, c.maxGradNorm);
         gradNorm = (await clipped.norm.data())[0];
-        const lr = learningRateAt(Math.min(this.optimizer.stepCount, this.totalSteps * c.numIterations - 1),
-          Math.max(1, this.totalSteps * c.numIterations), c);
+        const lr = this.nextLearningRate();
         if (Number.isFinite(gradNorm)) this.optimizer.step(clipped.grads, lr);
         tf.dispose([...Object.values(acc), ...Object.values(clipped.grads), clipped.norm]);
         lossSum += passLoss;
