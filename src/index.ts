@@ -1,5 +1,6 @@
 // The public API of grpo-agent-framework: grouped re-exports only.
 import { registerTfPolicyResolver } from "./model/registry.js";
+import { registerRemotePolicyResolver } from "./remote/resolver.js";
 
 // Core vocabulary (no tensors): trajectories, rewards, environments, agents, tools, episodes
 export * from "./core/errors.js";
@@ -48,5 +49,10 @@ export * from "./training/train.js";
 export * from "./training/auto.js";
 export * from "./training/evaluate.js";
 
-// Importing the package lets `agent.initialize()` load TensorFlow.js models by name.
+// Remote models (OpenAI-compatible endpoints) and the OpenAI-compatible server
+export * from "./remote/index.js";
+export * from "./server/index.js";
+
+// Importing the package lets `agent.initialize()` load TensorFlow.js models by name, and remote ones (`openai:<model>`).
 registerTfPolicyResolver();
+registerRemotePolicyResolver();
