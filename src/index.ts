@@ -11,6 +11,7 @@ export * from "./core/policy.js";
 export * from "./core/reward.js";
 export * from "./core/rewards/index.js";
 export * from "./core/environment.js";
+export * from "./core/user-simulator.js";
 export * from "./core/tools.js";
 export * from "./core/agent.js";
 export * from "./core/episode.js";
