@@ -113,6 +113,25 @@ describe("startChatServer with the openai client", () => {
     expect(scripted.calls.at(-1)?.options.stop).toEqual(["STOP"]);
   });
 
+  it("streams a TfPolicy completion that hits a stop string without ever sending the stop string", async () => {
+    const request = { model: "tiny", messages: hello, max_tokens: 12, temperature: 0 };
+    const plain = (await client.chat.completions.create(request)).choices[0].message.content ?? "";
+    expect(plain.length).toBeGreaterThan(4);
+    const stop = plain.slice(2, 4);
+    const expected = plain.slice(0, plain.indexOf(stop));
+    const deltas: string[] = [];
+    let finish: string | null = null;
+    for await (const chunk of await client.chat.completions.create({ ...request, stop, stream: true })) {
+      const choice = chunk.choices[0];
+      if (choice?.delta?.content) deltas.push(choice.delta.content);
+      if (choice?.finish_reason) finish = choice.finish_reason;
+    }
+    expect(deltas.join("")).toBe(expected);
+    expect(finish).toBe("stop");
+    const whole = await client.chat.completions.create({ ...request, stop });
+    expect(whole.choices[0].message.content).toBe(expected);
+  });
+
   it("passes temperature, top_p, top_k and max_tokens to the policy, and reports length cut-offs", async () => {
     const completion = await client.chat.completions.create({
       model: "echo", messages: hello, temperature: 0.3, top_p: 0.9, max_tokens: 5, top_k: 4,
