@@ -1,6 +1,5 @@
 // The public API of grpo-agent-framework: grouped re-exports only.
 import { registerTfPolicyResolver } from "./model/registry.js";
-import { registerRemotePolicyResolver } from "./remote/resolver.js";
 
 // Core vocabulary (no tensors): trajectories, rewards, environments, agents, tools, episodes
 export * from "./core/errors.js";
@@ -56,4 +55,3 @@ export * from "./server/index.js";
 
 // Importing the package lets `agent.initialize()` load TensorFlow.js models by name, and remote ones (`openai:<model>`).
 registerTfPolicyResolver();
-registerRemotePolicyResolver();

@@ -12,6 +12,7 @@ import type { Command } from "commander";
 import { GrpoError } from "../core/errors.js";
 import type { Policy } from "../core/policy.js";
 import { loadPolicy } from "../model/registry.js";
+import { isRemoteModelName } from "../remote/policy.js";
 import { startChatServer, type ChatServer } from "../server/openai-server.js";
 import { folderKind } from "../training/checkpoints.js";
 import { loadAgentFromCheckpoint } from "../training/trainer.js";
@@ -38,6 +39,14 @@ function parseInteger(flag: string, min: number, max: number) {
 
 /** Loads `model`: a training checkpoint or run folder (its trained weights), `builtin:<name>`, or a model folder. */
 export async function loadServedPolicy(model: string, seed?: number): Promise<Policy> {
+  if (isRemoteModelName(model)) {
+    throw new GrpoError("invalid_argument", "grpo serve serves local models, not remote ones.", {
+      field: "--model",
+      value: model,
+      expected: "builtin:<name>, a local HF GPT-2 folder, or a checkpoint / run folder",
+      fix: "point your client at the remote endpoint itself.",
+    });
+  }
   if ((await folderKind(model)) !== "other") {
     const agent = await loadAgentFromCheckpoint(model);
     if (agent.policy === undefined) throw new GrpoError("checkpoint_invalid", `The checkpoint ${model} has no model.`);

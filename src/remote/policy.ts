@@ -42,7 +42,10 @@ export interface RemotePolicyOptions extends RemoteEndpointOptions {
   model: string;
   /** The name the policy reports (default `openai:<model>`). */
   name?: string;
-  /** Sent as the request's `seed` (best effort on the server's side). */
+  /**
+   * Seeds the requests: request k (0-based, in the order they are made) sends `seed: seed + k`, so a
+   * run is repeatable on servers that honour seeds while repeated prompts still get different samples.
+   */
   seed?: number;
 }
 
@@ -133,6 +136,7 @@ export class RemotePolicy implements Policy {
   /** The endpoint's API root. */
   readonly baseURL: string;
   private readonly seed?: number;
+  private requests = 0;
   private readonly client: OpenAI;
 
   constructor(options: RemotePolicyOptions) {
@@ -170,7 +174,8 @@ export class RemotePolicy implements Policy {
     };
     if (options.topK > 0) body.top_k = options.topK;
     if (options.stop !== undefined && options.stop.length > 0) body.stop = options.stop.slice(0, 4);
-    if (this.seed !== undefined) body.seed = this.seed;
+    if (this.seed !== undefined) body.seed = this.seed + this.requests;
+    this.requests += 1;
     if (options.tools !== undefined && options.tools.length > 0) {
       body.tools = options.tools.map((t) => ({
         type: "function" as const,

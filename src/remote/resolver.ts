@@ -1,31 +1,25 @@
 /**
- * Lets `agent.initialize()` resolve `modelName: "openai:<model>"` to a {@link RemotePolicy}; every
- * other name goes to the resolver that was registered before (the TensorFlow.js one).
+ * How `modelName: "openai:<model>"` becomes a {@link RemotePolicy}: the model registry's resolver
+ * (src/model/registry.ts) asks {@link resolveRemotePolicy} first, with the endpoint defaults set by
+ * {@link configureRemoteModels} (else OPENAI_BASE_URL / OPENAI_API_KEY).
  */
-import { getPolicyResolver, setPolicyResolver, type AgentConfig, type PolicyResolver } from "../core/agent.js";
+import type { AgentConfig } from "../core/agent.js";
 import { parseRemoteModelName, RemotePolicy, type RemoteEndpointOptions } from "./policy.js";
 
 let defaults: RemoteEndpointOptions = {};
-let fallback: PolicyResolver | undefined;
-
-const remoteResolver: PolicyResolver = async (config: AgentConfig) => {
-  const model = parseRemoteModelName(config.modelName);
-  if (model !== undefined) {
-    return new RemotePolicy({ ...defaults, model, ...(config.seed !== undefined ? { seed: config.seed } : {}) });
-  }
-  return fallback?.(config);
-};
 
 /**
- * Registers remote models (`openai:<model>`) in front of the current policy resolver (done when the
- * package is imported). `endpoint` sets the defaults of every remote agent resolved afterwards
- * (`baseURL`, `apiKey`, `timeoutMs`, `maxRetries`; unset ones come from OPENAI_BASE_URL and
- * OPENAI_API_KEY). Calling it again only replaces those defaults.
+ * Sets the endpoint of every `openai:<model>` agent resolved from now on (`baseURL`, `apiKey`,
+ * `timeoutMs`, `maxRetries`); what is left unset comes from OPENAI_BASE_URL and OPENAI_API_KEY.
+ * Call with no argument to go back to the environment alone.
  */
-export function registerRemotePolicyResolver(endpoint: RemoteEndpointOptions = {}): void {
+export function configureRemoteModels(endpoint: RemoteEndpointOptions = {}): void {
   defaults = { ...endpoint };
-  const current = getPolicyResolver();
-  if (current === remoteResolver) return;
-  fallback = current;
-  setPolicyResolver(remoteResolver);
+}
+
+/** A RemotePolicy for an `openai:<model>` config (its `seed` is sent with each request), or undefined for other names. */
+export function resolveRemotePolicy(config: Pick<AgentConfig, "modelName" | "seed">): RemotePolicy | undefined {
+  const model = parseRemoteModelName(config.modelName);
+  if (model === undefined) return undefined;
+  return new RemotePolicy({ ...defaults, model, ...(config.seed !== undefined ? { seed: config.seed } : {}) });
 }

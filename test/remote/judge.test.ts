@@ -10,7 +10,8 @@ import { evaluateReward } from "../../src/core/reward.js";
 import { LLMJudgeReward } from "../../src/core/rewards/llm-judge.js";
 import { ConversationTurn } from "../../src/core/trajectory.js";
 import { RemotePolicy } from "../../src/remote/policy.js";
-import { registerRemotePolicyResolver } from "../../src/remote/resolver.js";
+import { configureRemoteModels } from "../../src/remote/resolver.js";
+import { registerTfPolicyResolver } from "../../src/model/registry.js";
 import { startFakeEndpoint, type FakeEndpoint, type ScriptedAnswer } from "./fake-endpoint.js";
 
 const turns = [
@@ -109,12 +110,14 @@ describe("LLMJudgeReward", () => {
   it("resolves a judge given by model name (openai:<model>) through the registered resolvers", async () => {
     endpoint = await startFakeEndpoint([{ content: "Score: 3/10" }]);
     const previous = getPolicyResolver();
-    registerRemotePolicyResolver({ baseURL: endpoint.url, apiKey: "unused", maxRetries: 0 });
+    registerTfPolicyResolver();
+    configureRemoteModels({ baseURL: endpoint.url, apiKey: "unused", maxRetries: 0 });
     try {
       const judge = new LLMJudgeReward({ rubric: RUBRIC, judge: "openai:named-judge" });
       expect((await judge.computeReward(turns)).score).toBeCloseTo(0.3, 12);
       expect(endpoint.requests[0].model).toBe("named-judge");
     } finally {
+      configureRemoteModels();
       setPolicyResolver(previous);
     }
   });
@@ -123,5 +126,35 @@ describe("LLMJudgeReward", () => {
     expect(() => new LLMJudgeReward({ rubric: " ", judge: "openai:x" })).toThrow(/LLMJudgeReward\.rubric/);
     expect(() => new LLMJudgeReward({ rubric: RUBRIC, judge: 42 as never })).toThrow(/LLMJudgeReward\.judge/);
     expect(() => new LLMJudgeReward({ rubric: RUBRIC, judge: "openai:x", backoffFactor: 0.5 })).toThrow(/backoffFactor/);
+  });
+});
+
+describe("RemotePolicy requests", () => {
+  it("send OpenAI's parameters, and a seed sequence (seed + k) when seeded", async () => {
+    endpoint = await startFakeEndpoint([{ content: "ok" }]);
+    const policy = new RemotePolicy({ model: "m", baseURL: endpoint.url, apiKey: "unused", seed: 5, maxRetries: 0 });
+    const options = { temperature: 0.7, topP: 0.9, topK: 0, maxNewTokens: 33, stop: ["\n\n"] };
+    await policy.generate([[{ role: "user", content: "a" }], [{ role: "user", content: "b" }]], options);
+    await policy.generate([[{ role: "user", content: "c" }]], { ...options, topK: 3 });
+    expect(endpoint.requests.map((r) => [r.messages[0].content, r.seed])).toEqual([["a", 5], ["b", 6], ["c", 7]]);
+    expect(endpoint.requests[0]).toMatchObject({ model: "m", temperature: 0.7, top_p: 0.9, max_tokens: 33, stop: ["\n\n"] });
+    expect(endpoint.requests[0]).not.toHaveProperty("top_k");
+    expect(endpoint.requests[2].top_k).toBe(3);
+  });
+
+  it("needs a key or a server: a clear error when neither is set", () => {
+    const saved = { key: process.env.OPENAI_API_KEY, base: process.env.OPENAI_BASE_URL };
+    delete process.env.OPENAI_API_KEY;
+    delete process.env.OPENAI_BASE_URL;
+    try {
+      expect(() => new RemotePolicy({ model: "gpt-4o-mini" })).toThrow(/No API key for the remote model "gpt-4o-mini"\..*OPENAI_API_KEY/);
+      process.env.OPENAI_BASE_URL = "http://127.0.0.1:8000/v1";
+      expect(new RemotePolicy({ model: "gpt-4o-mini" }).baseURL).toBe("http://127.0.0.1:8000/v1");
+    } finally {
+      if (saved.key === undefined) delete process.env.OPENAI_API_KEY;
+      else process.env.OPENAI_API_KEY = saved.key;
+      if (saved.base === undefined) delete process.env.OPENAI_BASE_URL;
+      else process.env.OPENAI_BASE_URL = saved.base;
+    }
   });
 });

@@ -14,7 +14,7 @@ import { selectBackend } from "../../src/model/backend.js";
 import { TfPolicy } from "../../src/model/policy.js";
 import { registerTfPolicyResolver } from "../../src/model/registry.js";
 import { RemotePolicy } from "../../src/remote/policy.js";
-import { registerRemotePolicyResolver } from "../../src/remote/resolver.js";
+import { configureRemoteModels } from "../../src/remote/resolver.js";
 import { startChatServer, type ChatServer } from "../../src/server/openai-server.js";
 import { evaluate } from "../../src/training/evaluate.js";
 import { GRPOTrainer } from "../../src/training/trainer.js";
@@ -191,7 +191,7 @@ describe("remote models against the server", () => {
   it("an `openai:<id>` agent plays episodes and evaluations, and cannot be trained", async () => {
     const previous = getPolicyResolver();
     registerTfPolicyResolver();
-    registerRemotePolicyResolver({ baseURL: server.url, apiKey: "unused" });
+    configureRemoteModels({ baseURL: server.url, apiKey: "unused" });
     try {
       const agent = new MultiTurnAgent({ modelName: "openai:tiny", systemPrompt: "Be nice.", maxNewTokens: 6, temperature: 0 });
       await agent.initialize();
@@ -212,6 +212,7 @@ describe("remote models against the server", () => {
       expect((error as GrpoError).message).toContain("loadAgentFromCheckpoint");
       expect((error as GrpoError).message).toContain("openai:<model>");
     } finally {
+      configureRemoteModels();
       setPolicyResolver(previous);
     }
   });

@@ -88,6 +88,12 @@ describe("grpo serve", () => {
     expect(stderr).toContain('grpo: There is no built-in model "no-such-model"');
   });
 
+  it("refuses to serve a remote model name", async () => {
+    await expect(loadServedPolicy("openai:gpt-4o-mini")).rejects.toMatchObject({
+      code: "invalid_argument", message: expect.stringContaining("grpo serve serves local models, not remote ones."),
+    });
+  });
+
   it("serves a checkpoint's trained weights", async () => {
     const agent = new MultiTurnAgent({ modelName: modelDir, systemPrompt: "Be nice.", maxNewTokens: 6 }, { policy: await TfPolicy.fromFolder(modelDir) });
     const environment = new ConversationEnvironment({ scenarios: [{ id: "hi", userResponses: ["Hi!"] }], maxTurns: 1 });
