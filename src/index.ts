@@ -10,6 +10,7 @@ export * from "./core/policy.js";
 export * from "./core/reward.js";
 export * from "./core/rewards/index.js";
 export * from "./core/environment.js";
+export * from "./core/user-simulator.js";
 export * from "./core/tools.js";
 export * from "./core/agent.js";
 export * from "./core/episode.js";
@@ -48,5 +49,9 @@ export * from "./training/train.js";
 export * from "./training/auto.js";
 export * from "./training/evaluate.js";
 
-// Importing the package lets `agent.initialize()` load TensorFlow.js models by name.
+// Remote models (OpenAI-compatible endpoints) and the OpenAI-compatible server
+export * from "./remote/index.js";
+export * from "./server/index.js";
+
+// Importing the package lets `agent.initialize()` load TensorFlow.js models by name, and remote ones (`openai:<model>`).
 registerTfPolicyResolver();

@@ -17,6 +17,8 @@ import { z } from "zod";
 import { GrpoError } from "./errors.js";
 import { parseWith } from "./validation.js";
 import { ConversationTurn, EpisodeStatus, type Role } from "./trajectory.js";
+import type { Policy } from "./policy.js";
+import { policyUserSimulator } from "./user-simulator.js";
 
 export { EpisodeStatus } from "./trajectory.js";
 
@@ -245,8 +247,12 @@ export interface ConversationEnvironmentOptions {
   maxTurns?: number;
   /** Who the simulated user is (passed to the user simulator, kept in `context.persona`). */
   persona?: string;
-  /** Continues the conversation after the script ends (default: none, the episode completes). */
-  userSimulator?: UserSimulator;
+  /**
+   * Continues the conversation after the script ends (default: none, the episode completes): a
+   * function, or a Policy (local or remote) that plays the user from the persona and scenario
+   * (wrapped with `policyUserSimulator({ policy })`; call that yourself for other settings).
+   */
+  userSimulator?: UserSimulator | Policy;
   /** Per-step reward (default: every step earns 0; scoring is the reward function's job). */
   stepReward?: StepRewardFunction;
 }
@@ -266,7 +272,10 @@ const conversationOptionsSchema = z.object({
   scenarios: z.array(z.unknown(), { error: "an array of scenarios" }).min(1, { error: "at least one scenario" }),
   maxTurns: z.unknown().optional(),
   persona: z.string({ error: "a string describing the simulated user" }).optional(),
-  userSimulator: functionSchema<UserSimulator>("a function (turns, scenario, persona) => Promise<string | null>").optional(),
+  userSimulator: z.custom<UserSimulator | Policy>(
+    (v) => typeof v === "function" || typeof (v as Policy | null)?.generate === "function",
+    { error: "a function (turns, scenario, persona) => Promise<string | null>, or a Policy" },
+  ).optional(),
   stepReward: functionSchema<StepRewardFunction>("a function (state, action) => number").optional(),
 });
 
@@ -310,7 +319,8 @@ export class ConversationEnvironment extends Environment {
     this.scenarioList = opts.scenarios.map((s, i) => parseConversationScenario(s, `scenarios[${i}]`));
     checkDuplicateIds(this.scenarioList.map((s) => s.id), "scenarios", "invalid_scenario");
     if (opts.persona !== undefined) this.persona = opts.persona;
-    if (opts.userSimulator) this.userSimulator = opts.userSimulator;
+    if (typeof opts.userSimulator === "function") this.userSimulator = opts.userSimulator;
+    else if (opts.userSimulator) this.userSimulator = policyUserSimulator({ policy: opts.userSimulator });
     if (opts.stepReward) this.stepReward = opts.stepReward;
   }
 

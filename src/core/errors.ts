@@ -25,6 +25,7 @@ export type GrpoErrorCode =
   | "episode_failed"
   | "not_initialized"
   | "checkpoint_invalid"
+  | "remote_failed"
   | "aborted";
 
 /** The parts a {@link GrpoError} is built from. */

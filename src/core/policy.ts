@@ -40,6 +40,12 @@ export interface SamplingOptions {
   tools?: ToolSchema[];
   /** Stops generation early (between tokens) when aborted. */
   signal?: AbortSignal;
+  /**
+   * Called as completion `index` (of this call's conversations) grows, with its text so far: text
+   * that later tokens cannot change, so it only ever grows. For streaming (e.g. `grpo serve`).
+   * Optional for policies: one that cannot stream may never call it.
+   */
+  onText?: (index: number, text: string) => void;
 }
 
 /** One sampled completion. */

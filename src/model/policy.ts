@@ -37,6 +37,22 @@ function optionsKey(o: SamplingOptions): string {
   return JSON.stringify([o.temperature, o.topP, o.topK, o.maxNewTokens, o.stop ?? [], o.tools ?? []]);
 }
 
+/** The listener of completion `index` of a request, if it streams. */
+function textListener(options: SamplingOptions, index: number): ((text: string) => void) | undefined {
+  const onText = options.onText;
+  return onText === undefined ? undefined : (text) => onText(index, text);
+}
+
+/** `text` cut right after the first occurrence of each stop string (the stop string is kept). */
+function cutAfterStop(text: string, stops: readonly string[]): string {
+  let out = text;
+  for (const s of stops) {
+    const at = out.indexOf(s);
+    if (at >= 0) out = out.slice(0, at + s.length);
+  }
+  return out;
+}
+
 /** A trainable TensorFlow.js language model that agents can sample from. */
 export class TfPolicy implements Policy {
   readonly name: string;
@@ -125,7 +141,8 @@ export class TfPolicy implements Policy {
     for (const group of byOptions.values()) {
       try {
         const generations = await this.sampleBatch(group.flatMap((r) => r.conversations), group[0].options,
-          group.map((r) => r.options.signal).filter((s): s is AbortSignal => s !== undefined));
+          group.map((r) => r.options.signal).filter((s): s is AbortSignal => s !== undefined),
+          group.flatMap((r) => r.conversations.map((_, i) => textListener(r.options, i))));
         let offset = 0;
         for (const r of group) {
           r.resolve(generations.slice(offset, offset + r.conversations.length));
@@ -137,10 +154,16 @@ export class TfPolicy implements Policy {
     }
   }
 
-  private async sampleBatch(conversations: ChatMessage[][], options: SamplingOptions, signals: AbortSignal[]): Promise<Generation[]> {
+  private async sampleBatch(
+    conversations: ChatMessage[][],
+    options: SamplingOptions,
+    signals: AbortSignal[],
+    listeners: Array<((text: string) => void) | undefined> = [],
+  ): Promise<Generation[]> {
     const prompts = conversations.map((messages) =>
       this.tokenizer.encodeChat(messages, { addGenerationPrompt: true, tools: options.tools }));
     const stops = (options.stop ?? []).filter((s) => s.length > 0);
+    const streaming = listeners.some((l) => l !== undefined);
     const results = await generate(this.model, prompts, {
       maxNewTokens: options.maxNewTokens,
       temperature: options.temperature,
@@ -149,19 +172,17 @@ export class TfPolicy implements Policy {
       eosTokenIds: this.eosTokenIds,
       rng: this.rng,
       signal: signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals),
-      stopCheck: stops.length === 0 ? undefined : (_row, ids) => {
+      stopCheck: stops.length === 0 && !streaming ? undefined : (row, ids) => {
         const text = this.tokenizer.decodeStable(ids, { skipSpecialTokens: true });
-        return stops.some((s) => text.includes(s));
+        const stopped = stops.some((s) => text.includes(s));
+        listeners[row]?.(stopped ? cutAfterStop(text, stops) : text);
+        return stopped;
       },
     });
     return results.map((r) => {
       const last = r.tokenIds[r.tokenIds.length - 1];
       const body = r.finishReason === "stop" && this.eosTokenIds.includes(last) ? r.tokenIds.slice(0, -1) : r.tokenIds;
-      let text = this.tokenizer.decode(body, { skipSpecialTokens: true });
-      for (const s of stops) {
-        const at = text.indexOf(s);
-        if (at >= 0) text = text.slice(0, at + s.length);
-      }
+      const text = cutAfterStop(this.tokenizer.decode(body, { skipSpecialTokens: true }), stops);
       return {
         text,
         promptTokenIds: r.promptTokenIds,

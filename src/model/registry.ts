@@ -2,6 +2,7 @@
  * Resolves an agent's `modelName` to a policy:
  * - `builtin:<name>`: a model shipped in this package's `models/<name>/` folder;
  * - a path to a local Hugging Face GPT-2-format folder (config.json, model.safetensors, tokenizer files);
+ * - `openai:<model>`: a model behind an OpenAI-compatible endpoint (src/remote/; agents only);
  * - anything else is a clear error listing what is accepted (and the built-in models present).
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -9,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { setPolicyResolver, type AgentConfig } from "../core/agent.js";
 import { GrpoError } from "../core/errors.js";
+import { resolveRemotePolicy } from "../remote/resolver.js";
 import { TfPolicy } from "./policy.js";
 
 /** The package root (the folder of our package.json), found from this file's location. */
@@ -82,7 +84,10 @@ export async function loadPolicy(modelName: string, options: { seed?: number } =
   return TfPolicy.fromFolder(resolveModelFolder(modelName), { name: modelName, seed: options.seed });
 }
 
-/** Makes `agent.initialize()` load TensorFlow.js policies (done when the package is imported). */
+/**
+ * Makes `agent.initialize()` load TensorFlow.js policies, and remote ones for `openai:<model>`
+ * names (see src/remote/), (done when the package is imported).
+ */
 export function registerTfPolicyResolver(): void {
-  setPolicyResolver((config: AgentConfig) => loadPolicy(config.modelName, { seed: config.seed }));
+  setPolicyResolver(async (config: AgentConfig) => resolveRemotePolicy(config) ?? loadPolicy(config.modelName, { seed: config.seed }));
 }

@@ -135,8 +135,9 @@ function trainablePolicy(agent: Agent): TfPolicy {
     throw new GrpoError("invalid_argument", "This agent's model cannot be trained here.", {
       field: "agent.policy",
       value: agent.policy?.name ?? agent.policy,
-      expected: "a TensorFlow.js policy (modelName `builtin:<name>` or a local HF GPT-2 folder)",
-      fix: "initialize the agent with a local model (`await agent.initialize()`); remote models can be evaluated but not trained.",
+      expected: "a TensorFlow.js policy: modelName `builtin:tiny-chat` (or another `builtin:<name>`), a local HF GPT-2 folder, or a checkpoint (`loadAgentFromCheckpoint(dir)`)",
+      fix: "train one of those; remote models (`openai:<model>`) only sample text (no token log-probs or weights here), " +
+        "so they can play episodes, be evaluated, judge (LLMJudgeReward) and simulate users, but not be trained.",
     });
   }
   return agent.policy;

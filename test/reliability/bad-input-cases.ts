@@ -31,6 +31,8 @@ import { loadModelFolder } from "../../src/model/weights.js";
 import { resolveGRPOConfig } from "../../src/training/config.js";
 import { GRPOTrainer, loadAgentFromCheckpoint } from "../../src/training/trainer.js";
 import { registerTrainCommand } from "../../src/cli/train-command.js";
+import { LLMJudgeReward } from "../../src/core/rewards/llm-judge.js";
+import { RemotePolicy } from "../../src/remote/policy.js";
 import { ScriptedPolicy } from "../helpers/scripted-policy.js";
 import { makeTinyModel } from "../helpers/tiny-model.js";
 
@@ -605,4 +607,29 @@ export const BAD_INPUTS: BadInput[] = [
     run: () => cli(["--steps", "0"]),
     code: "invalid_argument",
     message: "Invalid --steps. Field: `--steps`. Got: \"0\". Expected: an integer >= 1." },
+
+  // ---------------------------------------------------------------------------------------------
+  { area: "Remote models and the LLM judge", input: "training an agent whose model is remote (`openai:<model>`)",
+    run: () => thrown(async () => {
+      const policy = new RemotePolicy({ model: "gpt-4o-mini", baseURL: "http://127.0.0.1:9/v1", apiKey: "unused" });
+      const agent = new MultiTurnAgent({ modelName: "openai:gpt-4o-mini" }, { policy });
+      await agent.initialize();
+      await GRPOTrainer.create({ agent, environment: quietEnvironment(), reward: constantReward() });
+    }),
+    code: "invalid_argument",
+    message: "This agent's model cannot be trained here. Field: `agent.policy`. Got: \"openai:gpt-4o-mini\". Expected: a TensorFlow.js policy: modelName `builtin:tiny-chat` (or another `builtin:<name>`), a local HF GPT-2 folder, or a checkpoint (`loadAgentFromCheckpoint(dir)`). Fix: train one of those; remote models (`openai:<model>`) only sample text (no token log-probs or weights here), so they can play episodes, be evaluated, judge (LLMJudgeReward) and simulate users, but not be trained." },
+  { area: "Remote models and the LLM judge", input: "a remote endpoint that is not running",
+    run: () => thrown(() => new RemotePolicy({ model: "m", baseURL: "http://127.0.0.1:9/v1", apiKey: "unused", maxRetries: 0 })
+      .generate([[{ role: "user", content: "Hi" }]], { temperature: 0, topP: 1, topK: 0, maxNewTokens: 2 })),
+    code: "remote_failed",
+    message: "The remote model \"openai:m\" at http://127.0.0.1:9/v1 cannot be reached: Connection error. Fix: check `baseURL` / OPENAI_BASE_URL and that the server is running (e.g. `npx grpo serve --model builtin:tiny-chat`)." },
+  { area: "Remote models and the LLM judge", input: "a judge that never gives a readable score",
+    run: () => thrown(() => new LLMJudgeReward({ rubric: "Polite.", judge: new ScriptedPolicy(["Nice reply!"]), maxRetries: 1, backoffMs: 0 })
+      .computeReward(turns())),
+    code: "reward_failed",
+    message: "The judge gave no readable score in 2 tries: try 1: unreadable answer \"Nice reply!\" (it contains no score); try 2: unreadable answer \"Nice reply!\" (it contains no score). Field: `LLMJudgeReward.judge`. Expected: an answer with a score, e.g. \"Score: 7/10\" or {\"score\": 7}. Fix: use a judge model that follows instructions (a small local model rarely does), or make the rubric ask for the score format." },
+  { area: "Remote models and the LLM judge", input: "an LLM judge without a rubric",
+    run: () => thrown(() => new LLMJudgeReward({ rubric: "", judge: new ScriptedPolicy(["Score: 1/10"]) })),
+    code: "invalid_reward",
+    message: "Invalid LLMJudgeReward. Field: `LLMJudgeReward.rubric`. Got: \"\". Expected: a non-empty rubric. Fix: pass one options object with camelCase keys, e.g. `new LLMJudgeReward({ rubric: \"Helpful, correct and polite.\", judge: \"openai:gpt-4o-mini\" })`; weight is a finite number >= 0." },
 ];

@@ -8,3 +8,4 @@ export * from "./task-completion.js";
 export * from "./professionalism.js";
 export * from "./knowledge-assessment.js";
 export * from "./presets.js";
+export * from "./llm-judge.js";
