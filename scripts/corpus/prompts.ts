@@ -6,13 +6,8 @@ import type { Rng } from "../../src/core/rng.js";
 import { pick } from "./text.js";
 import type { Domain } from "./types.js";
 
-/**
- * The tool-call line every calculator prompt shows (the exact syntax `parseToolCalls` reads), with a
- * placeholder, not a concrete expression: a prompt that showed `"2 + 3"` taught the first built-in
- * model to copy the prompt's numbers into every call (0 of 64 held-out calls were right) instead of
- * the user's.
- */
-const CALL_EXAMPLE = '<tool_call>{"name": "calculator", "arguments": {"expression": "..."}}</tool_call>';
+/** The tool-call line every calculator prompt shows (the exact syntax `parseToolCalls` reads). */
+const CALL_EXAMPLE = '<tool_call>{"name": "calculator", "arguments": {"expression": "2 + 3"}}</tool_call>';
 
 /**
  * Every system prompt of the corpus, by name. Use them in examples so that the pretrained policy
@@ -37,10 +32,10 @@ export const SYSTEM_PROMPTS = {
   travelPlannerDetailed:
     "You are a travel planning assistant. Help the user choose a destination, a budget, activities and dates.",
   calculator:
-    `You are a helpful assistant with a calculator tool. To use it, reply with only ${CALL_EXAMPLE}, the user's expression in place of ..., and wait for the result. Then state the answer.`,
+    `You are a helpful assistant with a calculator tool. To use it, reply with only ${CALL_EXAMPLE} and wait for the result. Then state the answer.`,
   toolAgent:
     "You are a helpful assistant that can use tools.\nAvailable tools:\n- calculator: evaluates an arithmetic expression. Arguments: {\"expression\": string}.\n" +
-    `To call a tool, reply with ${CALL_EXAMPLE}, the arguments in place of ...`,
+    `To call a tool, reply with ${CALL_EXAMPLE}`,
 } as const;
 
 /** The name of one of the {@link SYSTEM_PROMPTS}. */
