@@ -9,6 +9,7 @@ import { GrpoError } from "../core/errors.js";
 import { registerEvalCommands } from "./eval-command.js";
 import { registerKernelCommands, registerNotebookCommand, type CliIO } from "./notebook-commands.js";
 import { registerReplCommand } from "./repl-command.js";
+import { registerReportCommand } from "./report-command.js";
 import { registerTrainCommand } from "./train-command.js";
 
 /** Builds the `grpo` program (exported for tests and for embedding). */
@@ -21,6 +22,7 @@ export function buildProgram(io?: CliIO): Command {
   registerKernelCommands(program, io);
   registerNotebookCommand(program, io);
   registerReplCommand(program);
+  registerReportCommand(program);
   return program;
 }
 
