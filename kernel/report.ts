@@ -6,7 +6,7 @@
  * - A browser of the logged trajectory groups: pick a step (or click a point of any chart) to see
  *   its groups side by side, best reward first, turn by turn with rewards and advantages: the
  *   kernel's own group view (html.ts), rendered here and shipped gzip-compressed per step.
- * - The run's GRPOConfig, when the folder holds a checkpoint.
+ * - The run's GRPOConfig (from its newest checkpoint, else from `run.json`).
  *
  * Offline by construction: plotly.js (the pinned `plotly.js-dist-min`) is inlined, the data sits in
  * a JSON script element, and a Content-Security-Policy forbids every fetch and every script but
@@ -20,9 +20,10 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { GrpoError } from "../src/core/errors.js";
+import { resolveModelFolder } from "../src/model/registry.js";
 import { ChatTokenizer } from "../src/model/tokenizer.js";
 import { listCheckpoints, readLatest, TRAINER_STATE_FILE } from "../src/training/checkpoints.js";
-import type { GRPOConfig, TrainingProfile } from "../src/training/config.js";
+import { TRAINING_PROFILES, type GRPOConfig, type TrainingProfile } from "../src/training/config.js";
 import { loggedGroupToTrajectoryGroup, readRunLog, type LoggedGroup, type RunLog } from "../src/training/runlog.js";
 import { esc, fmt } from "./format.js";
 import { configToHTML, groupToHTML } from "./html.js";
@@ -72,18 +73,29 @@ function scriptJSON(value: unknown): string {
     .replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
 }
 
-/** The config and profile of the run's newest checkpoint, when there is one (undefined otherwise). */
-async function runConfig(runDir: string, notes: string[]): Promise<{ config: GRPOConfig; profile: TrainingProfile; modelDir: string } | undefined> {
+/**
+ * The run's configuration and the model folder whose tokenizer decodes logged tokens: from the
+ * newest checkpoint (its config includes knob changes made during training), else from `run.json`.
+ */
+async function runConfig(log: RunLog, notes: string[]): Promise<{ config: GRPOConfig; profile?: TrainingProfile; modelDir?: string } | undefined> {
+  const profileOf = (p: unknown) => (TRAINING_PROFILES as readonly unknown[]).includes(p) ? p as TrainingProfile : undefined;
   try {
-    const latest = (await readLatest(runDir)) ?? (await listCheckpoints(runDir)).pop();
-    if (!latest) return undefined;
-    const state = JSON.parse(await readFile(path.join(latest.dir, TRAINER_STATE_FILE), "utf8")) as { config?: GRPOConfig; profile?: TrainingProfile };
-    if (!state.config || typeof state.config !== "object") return undefined;
-    return { config: state.config, profile: state.profile ?? "balanced", modelDir: path.join(latest.dir, "model") };
+    const latest = (await readLatest(log.runDir)) ?? (await listCheckpoints(log.runDir)).pop();
+    if (latest) {
+      const state = JSON.parse(await readFile(path.join(latest.dir, TRAINER_STATE_FILE), "utf8")) as { config?: GRPOConfig; profile?: unknown };
+      if (state.config && typeof state.config === "object") return { config: state.config, profile: profileOf(state.profile), modelDir: path.join(latest.dir, "model") };
+    }
   } catch (error) {
-    notes.push(`The run's configuration could not be read: ${(error as Error).message}`);
-    return undefined;
+    notes.push(`The newest checkpoint's configuration could not be read: ${(error as Error).message}`);
   }
+  if (!log.info) return undefined;
+  let modelDir: string | undefined;
+  try {
+    modelDir = resolveModelFolder(log.info.agent.modelName);
+  } catch {
+    modelDir = undefined; // the model moved or was a remote one: tokens are shown as ids
+  }
+  return { config: log.info.config as unknown as GRPOConfig, profile: profileOf(log.info.profile), modelDir };
 }
 
 /** Decodes logged token ids with the run's own tokenizer (from its checkpoint), when tokens were logged. */
@@ -228,7 +240,7 @@ function plotDiv(index: number, panel: HistoryPanel, wide = false): string {
 export async function buildReport(runDir: string, options: ReportOptions = {}): Promise<{ html: string; summary: ReportSummary }> {
   const log = await readRunLog(runDir);
   const notes = [...log.notes];
-  const run = await runConfig(runDir, notes);
+  const run = await runConfig(log, notes);
   const tokenizer = await runTokenizer(log.groups, run?.modelDir, notes);
   const panels = historyPanels(log.metrics);
   const components = panels.filter((p) => p.metrics.some((k) => k.startsWith("rewards/")));

@@ -7,6 +7,7 @@
  * <runDir>/trajectories.jsonl   one line per logged trajectory group (every `logTrajectorySteps`
  *                               steps): turns, per-turn rewards, reward breakdown, advantages, and
  *                               per-token ids and log-probs with `logTokenLogprobs`
+ * <runDir>/run.json             the profile, config and model the trainer was created with
  * ```
  *
  * Crash safety: each line is written with one append, so a crash can only leave the last line torn
@@ -15,7 +16,7 @@
  * metrics.jsonl to the checkpoint's history and drops the trajectory lines of later steps, so a
  * resumed run's logs read as if it had never stopped.
  */
-import { open, readFile, stat } from "node:fs/promises";
+import { mkdir, open, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { GrpoError } from "../core/errors.js";
@@ -30,6 +31,54 @@ import type { StepMetrics } from "./history.js";
 
 /** The trajectory log of a run folder. */
 export const TRAJECTORIES_FILE = "trajectories.jsonl";
+/** What a run folder's trainer was created with (written by GRPOTrainer.create). */
+export const RUN_INFO_FILE = "run.json";
+
+/** `run.json`: the settings a run started with, for the report (checkpoints hold the later ones). */
+export interface RunInfo {
+  format: "grpo-agent-framework/run";
+  version: 1;
+  /** When the trainer was created (ISO 8601). */
+  createdAt: string;
+  /** The training profile. */
+  profile: string;
+  /** The resolved GRPOConfig at the start. */
+  config: Record<string, unknown>;
+  /** The agent's class and model name (the report decodes logged tokens with that model's tokenizer). */
+  agent: { className: string; modelName: string };
+}
+
+/** Writes `run.json` (atomically) into a run folder, creating the folder. */
+export async function writeRunInfo(runDir: string, info: Omit<RunInfo, "format" | "version" | "createdAt">): Promise<void> {
+  await mkdir(runDir, { recursive: true });
+  const record: RunInfo = { format: "grpo-agent-framework/run", version: 1, createdAt: new Date().toISOString(), ...info };
+  await writeFileAtomic(path.join(runDir, RUN_INFO_FILE), `${JSON.stringify(record, null, 2)}\n`);
+}
+
+const runInfoSchema = z.object({
+  format: z.literal("grpo-agent-framework/run"),
+  version: z.literal(1),
+  createdAt: z.string(),
+  profile: z.string(),
+  config: z.record(z.string(), z.unknown()),
+  agent: z.object({ className: z.string(), modelName: z.string() }),
+});
+
+/** The run folder's `run.json`, or undefined when it has none (runs from before it existed); damaged: a note. */
+async function readRunInfo(runDir: string, notes: string[]): Promise<RunInfo | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path.join(runDir, RUN_INFO_FILE), "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    return parseWith(runInfoSchema, JSON.parse(text), { root: RUN_INFO_FILE, code: "invalid_json" }) as RunInfo;
+  } catch (error) {
+    notes.push(`${RUN_INFO_FILE} was skipped: ${(error as Error).message}`);
+    return undefined;
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // The logged forms (compact: no prompt token ids, timestamps or per-episode metadata)
@@ -285,6 +334,8 @@ export interface RunLog {
   metrics: StepMetrics[];
   /** The logged trajectory groups, in file order. */
   groups: LoggedGroup[];
+  /** `run.json`, when the folder has it. */
+  info?: RunInfo;
   /** What was skipped and why (a torn last line after a crash, a missing trajectory log). */
   notes: string[];
 }
@@ -385,5 +436,6 @@ export async function readRunLog(runDir: string): Promise<RunLog> {
   } else {
     notes.push(`${TRAJECTORIES_FILE} is missing: the run logged no trajectories (logTrajectorySteps = 0, or a version before trajectory logging).`);
   }
-  return { runDir, metrics, groups, notes };
+  const runInfo = await readRunInfo(runDir, notes);
+  return { runDir, metrics, groups, notes, ...(runInfo ? { info: runInfo } : {}) };
 }

@@ -45,7 +45,7 @@ import { TrainingHistory, type StepMetrics } from "./history.js";
 import { AdamW, clipByGlobalNorm, type AdamWState } from "./optimizer.js";
 import { ScenarioSampler, type SamplerState } from "./sampler.js";
 import { rowsPerTokenLoss, stopGradient } from "./grpo.js";
-import { appendStepLogs, assertFreshRunDir, truncateTrajectoryLog } from "./runlog.js";
+import { appendStepLogs, assertFreshRunDir, truncateTrajectoryLog, writeRunInfo } from "./runlog.js";
 
 /** Options of {@link GRPOTrainer.create}. */
 export interface GRPOTrainerOptions {
@@ -245,6 +245,9 @@ export class GRPOTrainer {
     if (options.runDir !== undefined) await assertFreshRunDir(options.runDir);
     if (!options.agent.isInitialized) await options.agent.initialize();
     trainablePolicy(options.agent).reseed(config.seed);
+    if (options.runDir !== undefined) {
+      await writeRunInfo(options.runDir, { profile, config: { ...config }, agent: { className: options.agent.constructor.name, modelName: options.agent.config.modelName } });
+    }
     return new GRPOTrainer({
       agent: options.agent, environment: options.environment, reward: options.reward, profile, config,
       callbacks: options.callbacks ?? [], runDir: options.runDir,

@@ -4,13 +4,14 @@
  * groups, and shows logged text (scenario ids, user turns, component names: untrusted) as text,
  * never as markup. The screenshot is kept in test/artifacts/screenshots/report.png.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { gunzipSync } from "node:zlib";
 import { Command } from "commander";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeReport } from "../../kernel/report.js";
+import { buildReport, writeReport } from "../../kernel/report.js";
 import { registerReportCommand } from "../../src/cli/report-command.js";
 import { MultiTurnAgent } from "../../src/core/agent.js";
 import { ConversationEnvironment } from "../../src/core/environment.js";
@@ -28,12 +29,13 @@ const EVIL_COMPONENT = "<img src=x onerror=window.__pwned=1>";
 
 let work: string;
 let runDir: string;
+let modelDir: string;
 let browser: Browser;
 
 beforeAll(async () => {
   requireChromium();
   await selectBackend({ backend: "wasm" });
-  const modelDir = await makeTinyModel({ seed: 6 });
+  modelDir = await makeTinyModel({ seed: 6 });
   work = mkdtempSync(path.join(tmpdir(), "report-"));
   runDir = path.join(work, "run");
   const share = (letters: string, name: string) => rewardFunction({ name, weight: 1 }, (turns) => {
@@ -50,7 +52,6 @@ beforeAll(async () => {
   });
   await trainer.run({ steps: 3 });
   trainer.dispose();
-  rmSync(path.dirname(modelDir), { recursive: true, force: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
@@ -60,6 +61,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   if (work) rmSync(work, { recursive: true, force: true });
+  if (modelDir) rmSync(path.dirname(modelDir), { recursive: true, force: true });
 });
 
 describe("grpo report", () => {
@@ -143,16 +145,34 @@ describe("grpo report", () => {
     }
   }, 120_000);
 
-  it("`grpo report` writes <run-dir>/report.html by default and explains a bad run folder or output name", async () => {
+  it("`grpo report` writes <run-dir>/report.html by default, survives a torn log line, and explains a bad run folder or output name", async () => {
     const lines: string[] = [];
     const program = () => {
       const p = new Command("grpo").exitOverride();
       registerReportCommand(p, { out: (l) => lines.push(l) });
       return p;
     };
+    // As after a crash mid-append: the report is still made, from the complete lines, and says what it skipped.
+    const torn = '{"step":4,"group":0,"scen';
+    appendFileSync(path.join(runDir, "trajectories.jsonl"), torn);
     await program().parseAsync(["node", "grpo", "report", runDir]);
     expect(readFileSync(path.join(runDir, "report.html"), "utf8")).toMatch(/^<!doctype html>/);
+    expect(lines[0]).toBe(`note: trajectories.jsonl: skipped a torn last line (${torn.length} bytes; the run stopped while writing it).`);
     expect(lines.at(-1)).toMatch(new RegExp(`^Wrote ${path.join(runDir, "report.html").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(\\d+\\.\\d MiB: \\d+ charts of 3 steps, 6 trajectory groups from 3 steps\\) in \\d+\\.\\d s\\.`));
+
+    // Without checkpoints the configuration comes from run.json, and logged tokens are decoded with
+    // the tokenizer of the model it names.
+    rmSync(path.join(runDir, "checkpoint-3"), { recursive: true });
+    rmSync(path.join(runDir, "latest.json"));
+    const { html, summary } = await buildReport(runDir);
+    expect(summary.notes).toEqual([`trajectories.jsonl: skipped a torn last line (${torn.length} bytes; the run stopped while writing it).`]);
+    expect(html).toContain('<section id="config">');
+    expect(html).toContain('data-knob="logTokenLogprobs"');
+    const data = JSON.parse(/<script type="application\/json" id="grpo-report-data">(.*?)<\/script>/s.exec(html)![1]) as { steps: Array<{ html: string }> };
+    const stepHTML = gunzipSync(Buffer.from(data.steps[2].html, "base64")).toString("utf8");
+    expect(stepHTML).toContain('class="grpo-token"');
+    expect(stepHTML).not.toMatch(/class="grpo-token"[^>]*>#\d+</);
+
     await expect(program().parseAsync(["node", "grpo", "report", path.join(work, "missing")])).rejects.toThrow(`The run folder ${path.join(work, "missing")} does not exist.`);
     await expect(program().parseAsync(["node", "grpo", "report", work])).rejects.toThrow(`${work} is not a run folder: it has no metrics.jsonl.`);
     await expect(program().parseAsync(["node", "grpo", "report", runDir, "--out", path.join(work, "r.txt")])).rejects.toThrow(/The report is an HTML file/);

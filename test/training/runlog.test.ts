@@ -73,6 +73,9 @@ describe("a training run's logs", () => {
     const log = await readRunLog(runDir);
     expect(log.notes).toEqual([]);
     expect(log.metrics.map((m) => m.step)).toEqual([1, 2]);
+    // run.json: what the trainer was created with.
+    expect(log.info).toMatchObject({ format: "grpo-agent-framework/run", version: 1, profile: "balanced", agent: { className: "MultiTurnAgent", modelName: modelDir } });
+    expect(log.info?.config).toMatchObject({ numGenerations: 3, scenariosPerStep: 2, logTokenLogprobs: true, logTrajectorySteps: 1 });
     // Reward components per step (the CompositeReward's breakdown) are in the metrics lines.
     for (const [i, m] of log.metrics.entries()) {
       const trajectories = reports[i].groups.flatMap((g) => g.trajectories);
@@ -133,6 +136,11 @@ describe("a training run's logs", () => {
     await trainer.step();
     await trainer.step();
     trainer.dispose();
+    // A folder whose trainer never stepped (only run.json) is not a run yet: it may be reused.
+    const idle = path.join(tempDir("runlog-idle-"), "run");
+    (await newTrainer(idle)).dispose();
+    (await newTrainer(idle)).dispose();
+
     const error = await newTrainer(runDir).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GrpoError);
     expect((error as GrpoError).message).toContain(`The run folder ${runDir} already holds an earlier run (metrics.jsonl, trajectories.jsonl, latest.json, 2 checkpoint folders)`);
