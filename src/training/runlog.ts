@@ -290,10 +290,12 @@ export async function assertFreshRunDir(runDir: string): Promise<void> {
   const checkpoints = await listCheckpoints(runDir);
   if (checkpoints.length > 0) found.push(`${checkpoints.length} checkpoint folder${checkpoints.length === 1 ? "" : "s"}`);
   if (found.length === 0) return;
+  const fix = checkpoints.length > 0
+    ? `continue that run with \`GRPOTrainer.resume(${JSON.stringify(runDir)}, { environment, reward })\` ` +
+      "(`grpo train --run-dir <dir> --resume`), or pass a new runDir; nothing was overwritten."
+    : "that run saved no checkpoint to resume from: pass a new runDir, or delete its files to start over in this folder; nothing was overwritten.";
   throw new GrpoError("invalid_argument", `The run folder ${runDir} already holds an earlier run (${found.join(", ")}).`, {
-    field: "runDir", value: runDir, expected: "a new or empty folder",
-    fix: `continue that run with \`GRPOTrainer.resume(${JSON.stringify(runDir)}, { environment, reward })\` ` +
-      "(`grpo train --run-dir <dir> --resume`), or pass a new runDir; nothing was overwritten.",
+    field: "runDir", value: runDir, expected: "a new or empty folder", fix,
   });
 }
 

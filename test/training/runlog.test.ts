@@ -139,7 +139,11 @@ describe("a training run's logs", () => {
     // A folder whose trainer never stepped (only run.json) is not a run yet: it may be reused.
     const idle = path.join(tempDir("runlog-idle-"), "run");
     (await newTrainer(idle)).dispose();
-    (await newTrainer(idle)).dispose();
+    const second = await newTrainer(idle);
+    // Once it logged a step without saving a checkpoint, there is nothing to resume: say so.
+    await second.step();
+    second.dispose();
+    await expect(newTrainer(idle)).rejects.toThrow(/already holds an earlier run \(metrics\.jsonl, trajectories\.jsonl\)\..*Fix: that run saved no checkpoint to resume from: pass a new runDir/);
 
     const error = await newTrainer(runDir).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GrpoError);
