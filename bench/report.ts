@@ -1,4 +1,4 @@
-// Report benchmark (`npx tsx bench/report.ts <run-dir>`): how big the run's logs and its HTML report
+// Report benchmark (`npm run bench:report -- <run-dir>`): how big the run's logs and its HTML report
 // are, how long `buildReport` takes (median of 5, after one warm-up), and how long the report takes
 // to open in headless Chromium (Debian's /usr/bin/chromium) until every chart is drawn and the
 // trajectory browser shows its last step (median of 3). The numbers of docs/report.md come from here.
