@@ -23,6 +23,7 @@ import {
   configToHTML, groupToHTML, healthToHTML, rewardToHTML, stepReportToHTML, trajectoryToHTML, turnToHTML, type HtmlOptions,
 } from "./html.js";
 import { classify, type Known } from "./kinds.js";
+import { PlotlyFigure } from "./plotly.js";
 import {
   configToText, groupToText, healthToText, historyToText, rewardToText, stepReportToText, trajectoryToText, turnToText,
 } from "./text.js";
@@ -152,11 +153,13 @@ function chartOf(x: unknown): Chart | undefined {
 }
 
 /**
- * The display message for `x`: charts give `{vega-lite, image/png, text/plain}`; trajectories,
+ * The display message for `x`: charts give `{vega-lite, image/png, text/plain}`, plotly figures
+ * `{application/vnd.plotly.v1+json, image/png, text/plain}`; trajectories,
  * groups, rewards, step reports, health and configs give `{text/html, text/plain}`; objects with
  * the display protocol give their own bundle; anything else `{text/plain}` (util.inspect).
  */
 export function displayMessage(x: unknown, options: DisplayOptions = {}): Omit<DisplayMessage, "transient"> {
+  if (x instanceof PlotlyFigure) return x.mimeBundle(); // plotly + PNG fallback, with the PNG's display size
   const own = protocolBundle(x);
   if (own) return { data: "text/plain" in own ? own : { ...own, "text/plain": inspect(x, { depth: 1 }) }, metadata: {} };
   const chart = chartOf(x);

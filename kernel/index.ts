@@ -25,6 +25,13 @@ export {
 } from "./charts.js";
 export { classify, resolveTokenizer, tokenPieces, type TokenizerSource, type TokenDecoder } from "./kinds.js";
 
+// Plotly figures (application/vnd.plotly.v1+json + PNG) and the HTML training report (`grpo report`)
+export {
+  PlotlyFigure, plotlyFigure, historyPanels, panelLayout, plotlyText, rewardComponents, PLOTLY_MIME,
+  type PlotlyFigureJSON, type PlotlyFigureOptions, type PlotlyHistoryOptions, type PlotlyObject, type HistoryPanel,
+} from "./plotly.js";
+export { buildReport, writeReport, defaultReportPath, type ReportOptions, type ReportSummary } from "./report.js";
+
 // Live training plots and kernel interrupts
 export { liveplot, LivePlot, withInterrupt, onSigint, type LivePlotOptions, type LivePlotStats } from "./liveplot.js";
 

@@ -44,6 +44,7 @@ export * from "./training/batch.js";
 export * from "./training/sampler.js";
 export * from "./training/checkpoint.js";
 export * from "./training/checkpoints.js";
+export * from "./training/runlog.js";
 export * from "./training/trainer.js";
 export * from "./training/train.js";
 export * from "./training/auto.js";

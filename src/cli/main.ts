@@ -10,6 +10,7 @@ import { registerEvalCommands } from "./eval-command.js";
 import { registerKernelCommands, registerNotebookCommand, type CliIO } from "./notebook-commands.js";
 import { registerReplCommand } from "./repl-command.js";
 import { registerServeCommand } from "./serve-command.js";
+import { registerReportCommand } from "./report-command.js";
 import { registerTrainCommand } from "./train-command.js";
 
 /** Builds the `grpo` program (exported for tests and for embedding). */
@@ -23,6 +24,7 @@ export function buildProgram(io?: CliIO): Command {
   registerNotebookCommand(program, io);
   registerReplCommand(program);
   registerServeCommand(program);
+  registerReportCommand(program);
   return program;
 }
 

@@ -5,6 +5,7 @@
  * A run folder (the trainer's `runDir`) looks like:
  * ```
  * <runDir>/metrics.jsonl        one JSON line per completed step
+ * <runDir>/trajectories.jsonl   the logged trajectory groups (see runlog.ts)
  * <runDir>/checkpoint-<step>/   complete checkpoints (see checkpoint.ts), every `saveSteps` steps
  * <runDir>/latest.json          { "checkpoint": "checkpoint-<step>", "step": <step> }
  * ```
@@ -34,7 +35,7 @@ export const REQUIRED_CHECKPOINT_FILES = [
 ] as const;
 
 const CHECKPOINT_NAME = /^checkpoint-(\d+)$/;
-const LEFTOVER_NAME = /^(?:checkpoint-\d+|latest\.json)\.(?:tmp|old|deleting)-(\d+)-[0-9a-f]+$/;
+const LEFTOVER_NAME = /^(?:checkpoint-\d+|latest\.json|metrics\.jsonl|trajectories\.jsonl)\.(?:tmp|old|deleting)-(\d+)-[0-9a-f]+$/;
 
 /** The folder name of the checkpoint after `step` steps: `checkpoint-<step>`. */
 export function checkpointName(step: number): string {
@@ -128,7 +129,7 @@ function processAlive(pid: number): boolean {
 
 /**
  * Removes what interrupted saves and removals left in `runDir` (`checkpoint-N.tmp-<pid>-…`,
- * `.old-…`, `.deleting-…`, `latest.json.tmp-…`) whose process has exited. Returns the removed names.
+ * `.old-…`, `.deleting-…`, `latest.json.tmp-…`, and the temp files of rewritten logs) whose process has exited. Returns the removed names.
  */
 export async function removeLeftovers(runDir: string): Promise<string[]> {
   const removed: string[] = [];

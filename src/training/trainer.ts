@@ -11,7 +11,7 @@
  * A step that fails or is aborted before the optimizer update leaves weights, optimizer state, RNGs
  * and counters exactly as they were (everything is committed at the end of the step).
  */
-import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { Agent, MultiTurnAgent, type AgentConfig } from "../core/agent.js";
@@ -45,6 +45,7 @@ import { TrainingHistory, type StepMetrics } from "./history.js";
 import { AdamW, clipByGlobalNorm, type AdamWState } from "./optimizer.js";
 import { ScenarioSampler, type SamplerState } from "./sampler.js";
 import { rowsPerTokenLoss, stopGradient } from "./grpo.js";
+import { appendStepLogs, assertFreshRunDir, truncateTrajectoryLog, writeRunInfo } from "./runlog.js";
 
 /** Options of {@link GRPOTrainer.create}. */
 export interface GRPOTrainerOptions {
@@ -60,7 +61,11 @@ export interface GRPOTrainerOptions {
   configOverrides?: GRPOConfigOverrides;
   /** Callbacks receiving training events (e.g. a DiagnosticsMonitor). */
   callbacks?: TrainerCallback[];
-  /** Folder for `metrics.jsonl` and `checkpoint-<step>` folders (every `saveSteps`). Optional. */
+  /**
+   * Folder for `metrics.jsonl`, `trajectories.jsonl` (see `logTrajectorySteps`) and `checkpoint-<step>`
+   * folders (every `saveSteps`); `grpo report <runDir>` turns it into an HTML report. Optional. A folder
+   * that holds an earlier run is refused: continue that run with {@link GRPOTrainer.resume}.
+   */
   runDir?: string;
 }
 
@@ -238,8 +243,12 @@ export class GRPOTrainer {
     }
     const profile = options.profile ?? "balanced";
     const config = resolveGRPOConfig({ profile, overrides: options.configOverrides });
+    if (options.runDir !== undefined) await assertFreshRunDir(options.runDir);
     if (!options.agent.isInitialized) await options.agent.initialize();
     trainablePolicy(options.agent).reseed(config.seed);
+    if (options.runDir !== undefined) {
+      await writeRunInfo(options.runDir, { profile, config: { ...config }, agent: { className: options.agent.constructor.name, modelName: options.agent.config.modelName } });
+    }
     return new GRPOTrainer({
       agent: options.agent, environment: options.environment, reward: options.reward, profile, config,
       callbacks: options.callbacks ?? [], runDir: options.runDir,
@@ -393,7 +402,7 @@ export class GRPOTrainer {
       this.updateEarlyStopping();
       if (this.runDir) {
         await mkdir(this.runDir, { recursive: true });
-        await appendFile(path.join(this.runDir, "metrics.jsonl"), `${JSON.stringify(metrics)}\n`);
+        await appendStepLogs(this.runDir, report, c);
       }
       for (const trajectory of trajectories) await this.emit({ type: "episode_end", step: this.stepCount, trajectory });
       await this.emit({ type: "step_end", step: this.stepCount, report });
@@ -785,6 +794,7 @@ export class GRPOTrainer {
       await mkdir(runDir, { recursive: true });
       await removeLeftovers(runDir);
       await rewriteMetricsLog(runDir, trainer.history.steps);
+      await truncateTrajectoryLog(runDir, state.step);
       // A crash between a save and its rotation leaves one checkpoint too many: finish the rotation.
       if (state.config.saveTotalLimit !== undefined) {
         await rotateCheckpoints(runDir, { limit: state.config.saveTotalLimit, currentStep: state.step, keep: path.basename(dir) });

@@ -45,6 +45,8 @@ export interface RunArtifacts {
   finalChecksums: Record<string, string>;
   /** metrics.jsonl, parsed, without the `time/…` entries (wall-clock times differ between runs). */
   metrics: Record<string, number>[];
+  /** trajectories.jsonl as text (the logged groups of every step). */
+  trajectories: string;
   /** latest.json's checkpoint name. */
   latest: string;
   /** checkpoint-<step> folders at the end. */
@@ -119,7 +121,8 @@ export async function readArtifacts(runDir: string): Promise<RunArtifacts> {
   const lines = (await readFile(path.join(runDir, "metrics.jsonl"), "utf8")).split("\n").filter(Boolean);
   const metrics = lines.map((line) => Object.fromEntries(
     Object.entries(JSON.parse(line) as Record<string, number>).filter(([k]) => !k.startsWith("time/"))));
-  return { finalChecksums, metrics, latest: state.latest, checkpoints: state.checkpoints, leftovers: state.leftovers };
+  const trajectories = await readFile(path.join(runDir, "trajectories.jsonl"), "utf8");
+  return { finalChecksums, metrics, trajectories, latest: state.latest, checkpoints: state.checkpoints, leftovers: state.leftovers };
 }
 
 /** What differs between an interrupted-and-resumed run and the uninterrupted one. */
@@ -130,6 +133,10 @@ export function compareArtifacts(reference: RunArtifacts, resumed: RunArtifacts)
   }
   if (JSON.stringify(resumed.metrics) !== JSON.stringify(reference.metrics)) {
     out.push(`metrics.jsonl differs (${resumed.metrics.length} vs ${reference.metrics.length} lines)`);
+  }
+  if (resumed.trajectories !== reference.trajectories) {
+    const lines = (text: string) => text.split("\n").filter(Boolean).length;
+    out.push(`trajectories.jsonl differs (${lines(resumed.trajectories)} vs ${lines(reference.trajectories)} lines)`);
   }
   if (resumed.latest !== reference.latest) out.push(`latest.json names ${resumed.latest}, not ${reference.latest}`);
   if (JSON.stringify(resumed.checkpoints) !== JSON.stringify(reference.checkpoints)) {

@@ -1,7 +1,7 @@
 /**
  * Crash safety in `npm test`: 3 seeded SIGKILL trials (the 20-trial version is `npm run test:crash`).
  * Each killed run must resume from its run folder in a fresh process and end bit-identical to the
- * uninterrupted run: final weights, optimizer and reference files, metrics.jsonl, latest.json and the
+ * uninterrupted run: final weights, optimizer and reference files, metrics.jsonl, trajectories.jsonl, latest.json and the
  * rotated checkpoint folders (saveTotalLimit 2).
  */
 import { mkdtempSync } from "node:fs";
