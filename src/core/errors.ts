@@ -25,6 +25,7 @@ export type GrpoErrorCode =
   | "episode_failed"
   | "not_initialized"
   | "checkpoint_invalid"
+  | "distributed_failed"
   | "aborted";
 
 /** The parts a {@link GrpoError} is built from. */
