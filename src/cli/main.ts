@@ -10,6 +10,7 @@ import { registerEvalCommands } from "./eval-command.js";
 import { registerKernelCommands, registerNotebookCommand, type CliIO } from "./notebook-commands.js";
 import { registerReplCommand } from "./repl-command.js";
 import { registerTrainCommand } from "./train-command.js";
+import { registerWorkerCommand } from "./worker-command.js";
 
 /** Builds the `grpo` program (exported for tests and for embedding). */
 export function buildProgram(io?: CliIO): Command {
@@ -21,6 +22,7 @@ export function buildProgram(io?: CliIO): Command {
   registerKernelCommands(program, io);
   registerNotebookCommand(program, io);
   registerReplCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 
