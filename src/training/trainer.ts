@@ -679,6 +679,11 @@ export class GRPOTrainer {
    * checkpointing into that run folder. Every file is verified against `checksums.json` first.
    */
   static async resume(target: string, options: ResumeOptions): Promise<GRPOTrainer> {
+    return GRPOTrainer.restore(target, options, (init) => new GRPOTrainer(init));
+  }
+
+  /** `resume` for this class and subclasses: `build` makes the trainer, then its state is restored. */
+  protected static async restore<T extends GRPOTrainer>(target: string, options: ResumeOptions, build: (init: TrainerInit) => T): Promise<T> {
     const source = await findResumeCheckpoint(target, { fallback: options?.fallback });
     const dir = source.dir;
     const runDir = options.runDir ?? source.runDir;
@@ -700,7 +705,7 @@ export class GRPOTrainer {
     Object.assign(agent.config, state.agent.config);
     agent.policy = policy;
     await agent.initialize();
-    const trainer = new GRPOTrainer({
+    const trainer = build({
       agent, environment: options.environment, reward: options.reward, profile: state.profile, config: state.config,
       callbacks: options.callbacks ?? [], runDir, history: TrainingHistory.fromJSON(state.history),
     });

@@ -15,7 +15,9 @@ import { DistributedTrainer } from "../../src/training/distributed/trainer.js";
 import type { StepReport } from "../../src/training/events.js";
 import { GRPOTrainer } from "../../src/training/trainer.js";
 import { makeTinyModel } from "../helpers/tiny-model.js";
+import { mkdtempSync } from "node:fs";
 import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 /** Documented tolerance (docs/distributed.md): worst |Δw| / largest |update| after two steps. */
@@ -53,7 +55,7 @@ function weights(agent: MultiTurnAgent): number[] {
 const tokens = (r: StepReport) => r.groups.flatMap((g) => g.trajectories.flatMap((t) => t.assistantTurns.map((turn) => turn.generation?.tokenIds)));
 
 describe("DistributedTrainer", () => {
-  it("agrees with the single-process trainer on a fixed seed (same rollouts, same updates up to float order)", async () => {
+  it("agrees with the single-process trainer on a fixed seed (same rollouts, same updates up to float order) and checks replica hashes", async () => {
     const singleAgent = await newAgent();
     const before = weights(singleAgent);
     const single = await GRPOTrainer.create({ agent: singleAgent, environment, reward, configOverrides });
@@ -74,29 +76,42 @@ describe("DistributedTrainer", () => {
       expect(scale).toBeGreaterThan(1e-4);
       const worst = Math.max(...a.map((v, i) => Math.abs(v - b[i])));
       expect(worst / scale).toBeLessThan(RELATIVE_TOLERANCE);
-      // The replicas were checked after each step and agree with the coordinator.
-      expect(ddp.lastWeightsHash).toMatch(/^[0-9a-f]{64}$/);
+      // The replicas were checked after each step and agree with the coordinator; a drifted one is caught.
+      const hash = ddp.lastWeightsHash;
+      expect(hash).toMatch(/^[0-9a-f]{64}$/);
+      const p = (ddpAgent.policy as TfPolicy).model.params["ln_f.bias"];
+      p.assign(p.add(1e-6));
+      const err = await ddp.checkReplicas().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GrpoError);
+      expect((err as GrpoError).code).toBe("distributed_failed");
+      expect((err as GrpoError).message).toMatch(/worker\(s\) 0, 1 differ/);
+      expect(ddp.lastWeightsHash).toBe(hash);
     } finally {
       await ddp.close();
       single.dispose();
     }
   });
 
-  it("detects a replica whose weights drifted", async () => {
-    const agent = await newAgent();
-    const ddp = await DistributedTrainer.create({ agent, environment, reward, configOverrides, numWorkers: 2, hashCheckSteps: 1 });
+  it("resumes from a checkpoint exactly (replicas restart from its weights, moments and reference)", async () => {
+    const checkpoint = mkdtempSync(path.join(tmpdir(), "ddp-resume-"));
+    const first = await DistributedTrainer.create({ agent: await newAgent(), environment, reward, configOverrides, numWorkers: 2 });
+    let uninterrupted: string;
     try {
-      const hash = await ddp.checkReplicas();
-      const p = (agent.policy as TfPolicy).model.params["ln_f.bias"];
-      p.assign(p.add(1e-6));
-      const err = await ddp.checkReplicas().catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(GrpoError);
-      expect((err as GrpoError).code).toBe("distributed_failed");
-      expect((err as GrpoError).message).toMatch(/worker\(s\) 0, 1 differ/);
-      p.assign(p.sub(1e-6));
-      expect(ddp.lastWeightsHash).toBe(hash);
+      await first.step();
+      await first.save(checkpoint);
+      await first.step();
+      uninterrupted = first.lastWeightsHash as string;
     } finally {
-      await ddp.close();
+      await first.close();
+    }
+    const resumed = await DistributedTrainer.resume(checkpoint, { environment, reward, numWorkers: 2 });
+    try {
+      expect(resumed.stepCount).toBe(1);
+      await resumed.step();
+      expect(resumed.lastWeightsHash).toBe(uninterrupted);
+    } finally {
+      await resumed.close();
+      await rm(checkpoint, { recursive: true, force: true });
     }
   });
 

@@ -26,14 +26,17 @@ import type { GenerateResult } from "../../model/generate.js";
 import type { PaddedBatch } from "../batch.js";
 import { addSums, emptySums, type PassLossOptions } from "../gradients.js";
 import type { StepReport } from "../events.js";
-import { GRPOTrainer, type GRPOTrainerOptions, type StepPasses, type TrainerInit } from "../trainer.js";
+import { GRPOTrainer, type GRPOTrainerOptions, type ResumeOptions, type StepPasses, type TrainerInit } from "../trainer.js";
 import { toArrays, weightsHash, type PassReply, type ReplicaInit, type WorkerReply, type WorkerRequestBody } from "./protocol.js";
 
 /** Data-parallel strategies this trainer implements. */
 export const DISTRIBUTED_STRATEGIES = ["ddp"] as const;
 
 /** Options of {@link DistributedTrainer.create}: a GRPOTrainer's, plus how to parallelise. */
-export interface DistributedTrainerOptions extends GRPOTrainerOptions {
+export interface DistributedTrainerOptions extends GRPOTrainerOptions, DistributedParallelism {}
+
+/** How a DistributedTrainer parallelises. */
+export interface DistributedParallelism {
   /** Worker threads, each a policy replica on its own backend (default 2; at most the CPU cores help). */
   numWorkers?: number;
   /**
@@ -151,13 +154,25 @@ export class DistributedTrainer extends GRPOTrainer {
    */
   static override async create(options: DistributedTrainerOptions): Promise<DistributedTrainer> {
     const { numWorkers, gpus } = resolveParallelism(options);
-    const hashCheckSteps = options.hashCheckSteps ?? 1;
-    if (!Number.isInteger(hashCheckSteps) || hashCheckSteps < 0) {
-      throw new GrpoError("invalid_config", "`hashCheckSteps` must be a whole number ≥ 0.", {
-        field: "hashCheckSteps", value: hashCheckSteps, expected: "an integer ≥ 0 (0 = never check)",
-      });
-    }
+    const hashCheckSteps = checkedHashSteps(options.hashCheckSteps);
     const trainer = new DistributedTrainer(await GRPOTrainer.prepare(options, "DistributedTrainer.create"), numWorkers, hashCheckSteps);
+    try {
+      await trainer.startWorkers(gpus);
+    } catch (error) {
+      await trainer.close();
+      throw error;
+    }
+    return trainer;
+  }
+
+  /**
+   * Continues a run from a checkpoint (as {@link GRPOTrainer.resume}, exactly) on workers: the
+   * replicas start from the checkpoint's weights, optimizer moments and reference model.
+   */
+  static override async resume(target: string, options: ResumeOptions & DistributedParallelism): Promise<DistributedTrainer> {
+    const { numWorkers, gpus } = resolveParallelism(options);
+    const hashCheckSteps = checkedHashSteps(options.hashCheckSteps);
+    const trainer = await GRPOTrainer.restore(target, options, (init) => new DistributedTrainer(init, numWorkers, hashCheckSteps));
     try {
       await trainer.startWorkers(gpus);
     } catch (error) {
@@ -278,7 +293,17 @@ export class DistributedTrainer extends GRPOTrainer {
   }
 }
 
-function resolveParallelism(options: DistributedTrainerOptions): { numWorkers: number; gpus: boolean } {
+function checkedHashSteps(value: number | undefined): number {
+  const steps = value ?? 1;
+  if (!Number.isInteger(steps) || steps < 0) {
+    throw new GrpoError("invalid_config", "`hashCheckSteps` must be a whole number ≥ 0.", {
+      field: "hashCheckSteps", value: steps, expected: "an integer ≥ 0 (0 = never check)",
+    });
+  }
+  return steps;
+}
+
+function resolveParallelism(options: DistributedParallelism): { numWorkers: number; gpus: boolean } {
   const strategy = options?.strategy ?? "ddp";
   if (!(DISTRIBUTED_STRATEGIES as readonly string[]).includes(strategy)) {
     throw new GrpoError("invalid_config", `Distributed strategy \`${strategy}\` is not supported.`, {
