@@ -29,6 +29,7 @@ is attached as \`cause\`.
 | \`episode_failed\` | The agent or a custom environment failed during an episode (original error attached). |
 | \`model_not_found\`, \`invalid_model\`, \`invalid_weights\` | A model name does not resolve, or a model folder is missing, malformed or truncated. |
 | \`checkpoint_invalid\` | A checkpoint or run folder is missing, incomplete, edited, truncated or forged. |
+| \`distributed_failed\` | A DistributedTrainer worker crashed or its replica's weights drifted, or a Redis rollout job failed. |
 | \`backend_unavailable\` | A requested TensorFlow.js backend cannot load. |
 | \`aborted\` | Training was stopped through an AbortSignal (Ctrl-C, a kernel interrupt). |
 
