@@ -18,7 +18,7 @@
  *   Each row samples from its own seed, so the rerun returns the very tokens the dead worker would
  *   have; the trainer takes one result per job id, so no trajectory is lost or counted twice.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { Queue, QueueEvents, Worker, type Job } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
@@ -52,6 +52,8 @@ export interface RedisRolloutOptions extends RedisQueueOptions {
 
 /** A sampling job. */
 interface SampleJobData {
+  /** The trainer's run id: weights live under `grpo:<queue>:weights:<run>:<version>`. */
+  run: string;
   version: number;
   request: SampleRequest;
 }
@@ -90,8 +92,8 @@ export function redisConnection(redisUrl: string): RedisOptions {
 }
 
 const keys = (queue: string) => ({
-  model: `grpo:${queue}:model`,
-  weights: (version: number) => `grpo:${queue}:weights:${version}`,
+  model: (run: string) => `grpo:${queue}:model:${run}`,
+  weights: (run: string, version: number) => `grpo:${queue}:weights:${run}:${version}`,
 });
 
 /** The trainer's side: routes a TfPolicy's sampling through the queue. */
@@ -100,6 +102,8 @@ export class RedisRollouts {
   version = 0;
   /** Jobs submitted, results accepted, results rejected (stale weights). */
   readonly stats = { jobs: 0, accepted: 0, rejected: 0 };
+  /** Unique per connection: job ids and weight keys never collide with another trainer's or an earlier run's. */
+  readonly runId = randomUUID();
   private lastHash?: string;
   private batch = 0;
   private policy?: TfPolicy;
@@ -138,7 +142,7 @@ export class RedisRollouts {
   async attach(policy: TfPolicy): Promise<void> {
     const client = this.store;
     const model = { config: policy.model.config, tokenizerFiles: policy.tokenizer.toFiles() };
-    await client.set(this.names.model, JSON.stringify(model));
+    await client.set(this.names.model(this.runId), JSON.stringify(model));
     this.policy = policy;
     this.lastHash = undefined;
     policy.sampler = (request) => this.sample(request);
@@ -156,9 +160,9 @@ export class RedisRollouts {
     if (hash === this.lastHash) return this.version;
     const client = this.store;
     const version = this.version + 1;
-    await client.set(this.names.weights(version), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    await client.set(this.names.weights(this.runId, version), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     // Keep the previous version for jobs still running on it; older ones are no longer named by any job.
-    if (version > 2) await client.del(this.names.weights(version - 2));
+    if (version > 2) await client.del(this.names.weights(this.runId, version - 2));
     this.version = version;
     this.lastHash = hash;
     return version;
@@ -173,7 +177,7 @@ export class RedisRollouts {
       const b = a + this.rowsPerJob;
       chunks.push({ ...request, promptIds: request.promptIds.slice(a, b), rowSeeds: request.rowSeeds.slice(a, b) });
     }
-    const parts = await Promise.all(chunks.map((chunk, k) => this.runJob(`v${version}-b${batch}-j${k}`, { version, request: chunk })));
+    const parts = await Promise.all(chunks.map((chunk, k) => this.runJob(`${this.runId}-v${version}-b${batch}-j${k}`, { run: this.runId, version, request: chunk })));
     return parts.flat();
   }
 
@@ -216,9 +220,10 @@ export class RedisRollouts {
     this.policy = undefined;
   }
 
-  /** Detaches and closes the connections. */
+  /** Detaches, deletes this run's model and weights from Redis, and closes the connections. */
   async close(): Promise<void> {
     this.detach();
+    await this.store.del(this.names.model(this.runId), this.names.weights(this.runId, this.version), this.names.weights(this.runId, this.version - 1));
     await Promise.all([this.events.close(), this.queue.close(), this.store.quit()]);
   }
 }
@@ -248,25 +253,29 @@ export async function startRolloutWorker(options: RolloutWorkerOptions): Promise
   const id = `${hostname()}:${process.pid}`;
   await selectBackend();
   const store = new Redis(connection);
-  let replica: { model: Transformer; tokenizer: ChatTokenizer; version: number } | undefined;
+  let replica: { model: Transformer; tokenizer: ChatTokenizer; run: string; version: number } | undefined;
 
   const worker = new Worker<SampleJobData, SampleJobResult>(name, async (job: Job<SampleJobData, SampleJobResult>) => {
     log(`start ${job.id} (version ${job.data.version}, ${job.data.request.promptIds.length} rows)`);
     const client = store;
-    if (!replica) {
-      const json = await client.get(names.model);
-      if (!json) throw new Error(`no model published under ${names.model}: start the trainer's RedisRollouts first`);
+    if (replica?.run !== job.data.run) {
+      // A new trainer run: its model and tokenizer (published by `attach`).
+      const json = await client.get(names.model(job.data.run));
+      if (!json) throw new Error(`no model published under ${names.model(job.data.run)}: the trainer's RedisRollouts must attach a policy first`);
       const model = JSON.parse(json) as { config: ModelConfig; tokenizerFiles: TokenizerFiles };
+      replica?.model.dispose();
       replica = {
         model: Transformer.init(model.config, { seed: 0 }),
         tokenizer: ChatTokenizer.fromJSON(model.tokenizerFiles["tokenizer.json"], model.tokenizerFiles["tokenizer_config.json"]),
+        run: job.data.run,
         version: 0,
       };
     }
     if (replica.version !== job.data.version) {
-      const bytes = await client.getBuffer(names.weights(job.data.version));
+      const key = names.weights(job.data.run, job.data.version);
+      const bytes = await client.getBuffer(key);
       if (!bytes) throw new Error(`weights version ${job.data.version} is no longer published`);
-      const { tensors } = parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), names.weights(job.data.version));
+      const { tensors } = parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), key);
       for (const [n, v] of Object.entries(replica.model.params)) {
         const t = tensors[n];
         if (!t) throw new Error(`weights version ${job.data.version} lacks ${n}`);
@@ -282,7 +291,7 @@ export async function startRolloutWorker(options: RolloutWorkerOptions): Promise
     concurrency: 1, // one replica, one core: jobs run one at a time
     lockDuration: options.lockDurationMs ?? 30_000,
     stalledInterval: options.stalledIntervalMs ?? 30_000,
-    maxStalledCount: 1,
+    maxStalledCount: 3, // a live but slow worker may lose its lock a few times; a dead one loses its job at the first check
   });
   await worker.waitUntilReady();
   log(`ready ${id} (backend ${tf.getBackend()}, queue ${name})`);
