@@ -17,7 +17,6 @@
  * Everything else (config, callbacks, history, checkpoints, early stopping) is GRPOTrainer's.
  */
 import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { GrpoError } from "../../core/errors.js";
@@ -52,19 +51,13 @@ export interface DistributedParallelism {
 
 /**
  * How to start a worker: the compiled `worker.js` next to this file (the installed package), or,
- * when this module runs from TypeScript sources (tests, tsx), `worker.ts` through tsx's loader,
- * registered inside the new thread.
+ * when this module runs from TypeScript sources (tests, tsx), `worker.ts` through a small bootstrap
+ * that registers tsx's loader inside the new thread.
  */
-function workerEntry(): { script: URL | string; eval: boolean } {
+function workerEntry(): { script: URL; workerData?: { tsWorker: string } } {
   const here = import.meta.url;
-  if (!here.endsWith(".ts")) return { script: new URL("./worker.js", here), eval: false };
-  const tsx = createRequire(here).resolve("tsx/esm/api");
-  const api = pathToFileURL(tsx.replace(/index\.cjs$/, "index.mjs")).href;
-  const source = new URL("./worker.ts", here).href;
-  return {
-    script: `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(source)}); });`,
-    eval: true,
-  };
+  if (!here.endsWith(".ts")) return { script: new URL("./worker.js", here) };
+  return { script: new URL("./tsx-worker.mjs", here), workerData: { tsWorker: new URL("./worker.ts", here).href } };
 }
 
 function hasPackage(name: string): boolean {
@@ -97,7 +90,7 @@ class WorkerClient {
 
   constructor(readonly index: number, env: NodeJS.ProcessEnv) {
     const entry = workerEntry();
-    this.worker = new Worker(entry.script, { eval: entry.eval, env });
+    this.worker = new Worker(entry.script, { workerData: entry.workerData, env });
     this.worker.on("message", (reply: WorkerReply) => {
       const p = this.pending.get(reply.id);
       if (!p) return;
@@ -241,8 +234,9 @@ export class DistributedTrainer extends GRPOTrainer {
         const grads = Object.fromEntries(names.map((n) => [n, tf.tensor(total[n], replies[0].grads[n].shape)]));
         return { grads, sums };
       },
+      // Settled, not all: a crashed worker must not hide the error that ended the step.
       release: async () => {
-        await Promise.all(this.workers.map((w) => w.request({ type: "release" })));
+        await Promise.allSettled(this.workers.map((w) => w.request({ type: "release" })));
       },
     };
   }
@@ -255,6 +249,11 @@ export class DistributedTrainer extends GRPOTrainer {
 
   /** One GRPO step (see GRPOTrainer.step), then the replica check when it is due. */
   override async step(options: { signal?: AbortSignal } = {}): Promise<StepReport> {
+    if (this.workers.length === 0) {
+      throw new GrpoError("invalid_argument", "This DistributedTrainer was closed.", {
+        fix: "create a new one (or `DistributedTrainer.resume` from a checkpoint); `trainer.agent` keeps the trained weights.",
+      });
+    }
     const report = await super.step(options);
     if (this.hashCheckSteps > 0 && this.stepCount % this.hashCheckSteps === 0) await this.checkReplicas();
     return report;
