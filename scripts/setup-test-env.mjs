@@ -18,6 +18,7 @@ const needs = [
   { pkg: "python3-jupyter-client", ok: () => pyImports("jupyter_client") },
   { pkg: "python3-jupyter-kernel-test", ok: () => pyImports("jupyter_kernel_test") },
   { pkg: "chromium", ok: () => existsSync("/usr/bin/chromium") },  // rendered notebook checks (playwright-core)
+  { pkg: "redis-server", ok: () => existsSync("/usr/bin/redis-server") }, // BullMQ rollout queue tests (started per test on loopback)
 ];
 
 function pyImports(mod) {

@@ -49,6 +49,9 @@ export * from "./training/trainer.js";
 export * from "./training/train.js";
 export * from "./training/auto.js";
 export * from "./training/evaluate.js";
+export * from "./training/distributed/trainer.js";
+export { RedisRollouts, startRolloutWorker, redisConnection } from "./training/distributed/redis-rollouts.js";
+export type { RedisQueueOptions, RedisRolloutOptions, RolloutWorkerOptions, RolloutWorker, SampleJobResult } from "./training/distributed/redis-rollouts.js";
 
 // Remote models (OpenAI-compatible endpoints) and the OpenAI-compatible server
 export * from "./remote/index.js";

@@ -12,6 +12,7 @@ import { registerReplCommand } from "./repl-command.js";
 import { registerServeCommand } from "./serve-command.js";
 import { registerReportCommand } from "./report-command.js";
 import { registerTrainCommand } from "./train-command.js";
+import { registerWorkerCommand } from "./worker-command.js";
 
 /** Builds the `grpo` program (exported for tests and for embedding). */
 export function buildProgram(io?: CliIO): Command {
@@ -25,6 +26,7 @@ export function buildProgram(io?: CliIO): Command {
   registerReplCommand(program);
   registerServeCommand(program);
   registerReportCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 

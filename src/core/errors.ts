@@ -26,6 +26,7 @@ export type GrpoErrorCode =
   | "not_initialized"
   | "checkpoint_invalid"
   | "remote_failed"
+  | "distributed_failed"
   | "aborted";
 
 /** The parts a {@link GrpoError} is built from. */

@@ -34,8 +34,13 @@ export interface GenerateOptions extends TokenSamplingOptions {
   maxNewTokens: number;
   /** A row stops (finishReason "stop") right after sampling any of these ids; the id is kept. */
   eosTokenIds: number[];
-  /** The random source; one `rng.next()` per sampled token (none when greedy), rows in order. */
-  rng: Rng;
+  /**
+   * The random source; one `rng.next()` per sampled token (none when greedy), rows in order. Or one
+   * generator per row: then each row's samples depend only on its own generator, not on which other
+   * rows share the batch (how the distributed trainer splits a batch across workers and still samples
+   * exactly what one process would).
+   */
+  rng: Rng | Rng[];
   /**
    * Called after each new token with the row index and the row's generated ids so far (a copy);
    * return true to stop that row (finishReason "stop"). The caller decodes and checks stop strings.
@@ -71,7 +76,9 @@ const generateSchema = z.object({
   ...samplingShape,
   maxNewTokens: z.number().int().nonnegative(),
   eosTokenIds: z.array(z.number().int().nonnegative()),
-  rng: z.custom<Rng>((v) => v instanceof Rng, { message: "an Rng (Rng.fromSeed(seed))" }),
+  rng: z.custom<Rng | Rng[]>((v) => v instanceof Rng || (Array.isArray(v) && v.every((r) => r instanceof Rng)), {
+    message: "an Rng (Rng.fromSeed(seed)) or one Rng per prompt",
+  }),
   stopCheck: z.custom<(row: number, tokenIds: number[]) => boolean>((v) => typeof v === "function", {
     message: "a function (row, tokenIds) => boolean",
   }).optional(),
@@ -216,6 +223,12 @@ export async function generate(model: Transformer, promptIds: number[][], option
     return ids.slice(Math.max(0, ids.length - keep));
   });
   const rows = prompts.length;
+  if (Array.isArray(opts.rng) && opts.rng.length !== rows) {
+    throw new GrpoError("invalid_argument", "There must be one random generator per prompt.", {
+      field: "generate options.rng", value: `${opts.rng.length} generators`, expected: `${rows} (one per prompt) or a single Rng`,
+    });
+  }
+  const rngOf = (b: number): Rng => (Array.isArray(opts.rng) ? opts.rng[b] : opts.rng);
   const results: GenerateResult[] = prompts.map((p) => ({ tokenIds: [], logprobs: [], finishReason: "length", promptTokenIds: p }));
   if (rows === 0 || maxNew === 0) return results;
 
@@ -250,7 +263,7 @@ export async function generate(model: Transformer, promptIds: number[][], option
       for (let b = 0; b < rows; b++) {
         if (finished[b]) continue;
         const row = values.subarray(b * vocabSize, (b + 1) * vocabSize);
-        const { tokenId, logprob } = pickToken(row, opts, opts.rng);
+        const { tokenId, logprob } = pickToken(row, opts, rngOf(b));
         const result = results[b];
         result.tokenIds.push(tokenId);
         result.logprobs.push(logprob);

@@ -12,11 +12,53 @@ import { GrpoError } from "../core/errors.js";
 import type { ChatMessage, Generation, Policy, SamplingOptions } from "../core/policy.js";
 import { Rng, type RngState } from "../core/rng.js";
 import { selectBackend } from "./backend.js";
-import { generate } from "./generate.js";
+import { generate, type GenerateResult } from "./generate.js";
 import { ChatTokenizer } from "./tokenizer.js";
 import { Transformer } from "./transformer.js";
 import { loadModelFolder } from "./weights.js";
 import * as tf from "@tensorflow/tfjs";
+
+/**
+ * One batch of completions to sample, as plain data (it crosses thread and process boundaries).
+ * Row i samples from its own generator `Rng.fromSeed(rowSeeds[i])`.
+ */
+export interface SampleRequest {
+  promptIds: number[][];
+  rowSeeds: number[];
+  maxNewTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  eosTokenIds: number[];
+  /** Stop strings (checked on the decoded completion). */
+  stop: string[];
+}
+
+/**
+ * Samples a {@link SampleRequest} with a local model and its tokenizer. `onText(row, text)` streams
+ * each row's decoded completion so far (stop strings cut off) as tokens arrive.
+ */
+export function sampleLocally(
+  model: Transformer, tokenizer: ChatTokenizer, request: SampleRequest, signal?: AbortSignal,
+  onText?: (row: number, text: string) => void,
+): Promise<GenerateResult[]> {
+  const stops = request.stop;
+  return generate(model, request.promptIds, {
+    maxNewTokens: request.maxNewTokens,
+    temperature: request.temperature,
+    topK: request.topK,
+    topP: request.topP,
+    eosTokenIds: request.eosTokenIds,
+    rng: request.rowSeeds.map((seed) => Rng.fromSeed(seed)),
+    signal,
+    stopCheck: stops.length === 0 && onText === undefined ? undefined : (row, ids) => {
+      const text = tokenizer.decodeStable(ids, { skipSpecialTokens: true });
+      const stopped = stops.some((s) => text.includes(s));
+      onText?.(row, stopped ? cutAfterStop(text, stops) : text);
+      return stopped;
+    },
+  });
+}
 
 interface PendingRequest {
   conversations: ChatMessage[][];
@@ -61,6 +103,11 @@ export class TfPolicy implements Policy {
   /** Token ids that end a completion: the tokenizer's EOS plus the generation config's. */
   readonly eosTokenIds: number[];
   private rng: Rng;
+  /**
+   * Where {@link SampleRequest}s are sampled: unset = this process's model. The distributed trainer
+   * sets it to split each batch across its workers (each with a replica of the same weights).
+   */
+  sampler?: (request: SampleRequest, signal?: AbortSignal) => Promise<GenerateResult[]>;
   private queue: PendingRequest[] = [];
   private flushScheduled = false;
   private busy: Promise<void> = Promise.resolve();
@@ -163,22 +210,23 @@ export class TfPolicy implements Policy {
     const prompts = conversations.map((messages) =>
       this.tokenizer.encodeChat(messages, { addGenerationPrompt: true, tools: options.tools }));
     const stops = (options.stop ?? []).filter((s) => s.length > 0);
-    const streaming = listeners.some((l) => l !== undefined);
-    const results = await generate(this.model, prompts, {
+    // One generator per row, forked from the policy's RNG in row order: a row's samples then do not
+    // depend on which rows share its batch, so a batch split across workers samples the same tokens.
+    const request: SampleRequest = {
+      promptIds: prompts,
+      rowSeeds: prompts.map(() => this.rng.int(0x7fffffff)),
       maxNewTokens: options.maxNewTokens,
       temperature: options.temperature,
       topK: options.topK,
       topP: options.topP,
       eosTokenIds: this.eosTokenIds,
-      rng: this.rng,
-      signal: signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals),
-      stopCheck: stops.length === 0 && !streaming ? undefined : (row, ids) => {
-        const text = this.tokenizer.decodeStable(ids, { skipSpecialTokens: true });
-        const stopped = stops.some((s) => text.includes(s));
-        listeners[row]?.(stopped ? cutAfterStop(text, stops) : text);
-        return stopped;
-      },
-    });
+      stop: stops,
+    };
+    const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+    const streaming = listeners.some((l) => l !== undefined);
+    const results = this.sampler
+      ? await this.sampler(request, signal)
+      : await sampleLocally(this.model, this.tokenizer, request, signal, streaming ? (row, text) => listeners[row]?.(text) : undefined);
     return results.map((r) => {
       const last = r.tokenIds[r.tokenIds.length - 1];
       const body = r.finishReason === "stop" && this.eosTokenIds.includes(last) ? r.tokenIds.slice(0, -1) : r.tokenIds;

@@ -22,7 +22,6 @@ import type { RewardFunction } from "../core/reward.js";
 import { mean, std } from "../core/stats.js";
 import { TrajectoryGroup, type MultiTurnTrajectory } from "../core/trajectory.js";
 import { TfPolicy } from "../model/policy.js";
-import { targetLogSoftmax } from "../model/ops.js";
 import { Transformer } from "../model/transformer.js";
 import { saveModelFolder, type ParameterMap } from "../model/weights.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "../model/safetensors.js";
@@ -44,8 +43,8 @@ import { dispatchEvent, type ConfigAdjustment, type StepReport, type TrainEndRea
 import { TrainingHistory, type StepMetrics } from "./history.js";
 import { AdamW, clipByGlobalNorm, type AdamWState } from "./optimizer.js";
 import { ScenarioSampler, type SamplerState } from "./sampler.js";
-import { rowsPerTokenLoss, stopGradient } from "./grpo.js";
 import { appendStepLogs, assertFreshRunDir, truncateTrajectoryLog, writeRunInfo } from "./runlog.js";
+import { PassGradients, type PassSums } from "./gradients.js";
 
 /** Options of {@link GRPOTrainer.create}. */
 export interface GRPOTrainerOptions {
@@ -120,6 +119,18 @@ interface TrainerStateJSON {
 
 const EARLY_STOPPING_WINDOW = 5;
 
+/** What a trainer is built from (after `create`'s checks, or read from a checkpoint). */
+export interface TrainerInit {
+  agent: Agent; environment: Environment; reward: RewardFunction; profile: TrainingProfile; config: GRPOConfig;
+  callbacks: TrainerCallback[]; runDir?: string; history?: TrainingHistory;
+}
+
+/** One step's gradient source: a pass returns the summed gradient of every micro-batch (caller disposes). */
+export interface StepPasses {
+  pass(signal?: AbortSignal): Promise<{ grads: Record<string, tf.Tensor>; sums: PassSums }>;
+  release(): void | Promise<void>;
+}
+
 /**
  * Largest [tokens × vocabulary] logits tensor one micro-batch may create (4M floats = 16 MiB; the
  * backward pass holds several of that size). Larger steps are split into more micro-batches. Measured:
@@ -182,10 +193,10 @@ export class GRPOTrainer {
   /** The checkpoint this trainer was resumed from (and any corrupt ones skipped), when resumed. */
   resumedFrom?: ResumeSource;
 
-  private readonly policy: TfPolicy;
-  private readonly optimizer: AdamW;
+  protected readonly policy: TfPolicy;
+  protected readonly optimizer: AdamW;
   private readonly sampler: ScenarioSampler<Scenario>;
-  private reference?: Record<string, tf.Tensor>;
+  protected reference?: Record<string, tf.Tensor>;
   private stopRequested = false;
   /** Tests only: force the number of micro-batches a step is split into. */
   private splitOverride?: number;
@@ -196,10 +207,7 @@ export class GRPOTrainer {
   private best = Number.NEGATIVE_INFINITY;
   private badSteps = 0;
 
-  private constructor(init: {
-    agent: Agent; environment: Environment; reward: RewardFunction; profile: TrainingProfile; config: GRPOConfig;
-    callbacks: TrainerCallback[]; runDir?: string; history?: TrainingHistory;
-  }) {
+  protected constructor(init: TrainerInit) {
     this.agent = init.agent;
     this.environment = init.environment;
     this.reward = init.reward;
@@ -226,18 +234,23 @@ export class GRPOTrainer {
    * re-seeded from `config.seed` so runs are reproducible.
    */
   static async create(options: GRPOTrainerOptions): Promise<GRPOTrainer> {
+    return new GRPOTrainer(await GRPOTrainer.prepare(options, "GRPOTrainer.create"));
+  }
+
+  /** Checks the options of a `create`, resolves the config and initializes the agent. */
+  protected static async prepare(options: GRPOTrainerOptions, caller: string): Promise<TrainerInit> {
     if (!(options?.agent instanceof Agent)) {
-      throw new GrpoError("invalid_argument", "GRPOTrainer.create needs an agent.", {
+      throw new GrpoError("invalid_argument", `${caller} needs an agent.`, {
         field: "agent", value: options?.agent, expected: "an Agent (e.g. `new MultiTurnAgent({ modelName })`)",
       });
     }
     if (typeof options.environment?.scenarios !== "function") {
-      throw new GrpoError("invalid_argument", "GRPOTrainer.create needs an environment.", {
+      throw new GrpoError("invalid_argument", `${caller} needs an environment.`, {
         field: "environment", value: options.environment, expected: "an Environment (ConversationEnvironment, TaskEnvironment or a subclass)",
       });
     }
     if (typeof options.reward?.computeReward !== "function") {
-      throw new GrpoError("invalid_argument", "GRPOTrainer.create needs a reward function.", {
+      throw new GrpoError("invalid_argument", `${caller} needs a reward function.`, {
         field: "reward", value: options.reward, expected: "a RewardFunction (a built-in, a CompositeReward or `rewardFunction(...)`)",
       });
     }
@@ -249,10 +262,10 @@ export class GRPOTrainer {
     if (options.runDir !== undefined) {
       await writeRunInfo(options.runDir, { profile, config: { ...config }, agent: { className: options.agent.constructor.name, modelName: options.agent.config.modelName } });
     }
-    return new GRPOTrainer({
+    return {
       agent: options.agent, environment: options.environment, reward: options.reward, profile, config,
       callbacks: options.callbacks ?? [], runDir: options.runDir,
-    });
+    };
   }
 
   /** Rollout sampling knobs set in the config override the agent's own. */
@@ -437,8 +450,8 @@ export class GRPOTrainer {
   }
 
   /**
-   * The optimisation passes of one step: `numIterations` AdamW updates, each accumulating the
-   * gradients of `gradientAccumulationSteps` micro-batches. The update is applied only after every
+   * The optimisation passes of one step: `numIterations` AdamW updates, each applying the summed
+   * gradient of every micro-batch (see {@link openPasses}). The update is applied only after every
    * micro-batch succeeded, so an abort mid-way changes nothing.
    */
   private async optimize(rows: TrainingRow[], numSequences: number, signal?: AbortSignal) {
@@ -452,19 +465,9 @@ export class GRPOTrainer {
     // At least gradientAccumulationSteps micro-batches, more when the logits of one would exceed the
     // memory budget (the per-token weights are global, so any split gives the same loss and gradient).
     const tokens = rows.reduce((sum, r) => sum + r.promptIds.length + r.completionIds.length, 0);
-    const parts = this.splitOverride ??
-      Math.max(c.gradientAccumulationSteps, Math.ceil((tokens * model.config.vocabSize) / MAX_LOGIT_ELEMENTS));
+    const parts = this.splitOverride ?? this.microBatchCount(
+      Math.max(c.gradientAccumulationSteps, Math.ceil((tokens * model.config.vocabSize) / MAX_LOGIT_ELEMENTS)));
     const batches: PaddedBatch[] = microBatches(rows, parts).map((idx) => padRows(rows, weights, idx));
-    const temperature = this.lossTemperature;
-
-    // Fixed per-step inputs: "old" log-probs (only needed when the batch is reused: μ > 1) and the
-    // reference model's log-probs (only when beta > 0).
-    const oldLogprobs = c.numIterations > 1
-      ? batches.map((b) => tf.tidy(() => this.logprobs(b, temperature).logp))
-      : undefined;
-    const refLogprobs = this.reference
-      ? batches.map((b) => tf.tidy(() => this.logprobsWith(this.reference as Record<string, tf.Tensor>, b, temperature)))
-      : undefined;
 
     let lossSum = 0;
     let kl = 0;
@@ -472,110 +475,51 @@ export class GRPOTrainer {
     let clipHigh = 0;
     let entropy = 0;
     let gradNorm = 0;
+    const passes = await this.openPasses(batches, this.lossTemperature);
     try {
       for (let iteration = 0; iteration < c.numIterations; iteration++) {
-        let accumulated: Record<string, tf.Tensor> | undefined;
-        let passLoss = 0;
-        const passStats = { kl: 0, clipLow: 0, clipHigh: 0, entropy: 0, tokens: 0 };
-        for (const [k, batch] of batches.entries()) {
+        const { grads: acc, sums } = await passes.pass(signal);
+        try {
           throwIfAborted(signal, "The optimisation pass");
-          const tensors = this.batchTensors(batch);
-          const kept: tf.Tensor[] = [];
-          const { value, grads } = tf.variableGrads(() => {
-            const { logp, entropy: ent } = this.logprobs(batch, temperature, tensors);
-            const old = oldLogprobs ? oldLogprobs[k] : stopGradient(logp);
-            const out = this.perTokenLoss(logp, old, refLogprobs?.[k], tensors);
-            kept.push(tf.keep(tf.sum(tf.mul(out.kl, tensors.mask))), tf.keep(tf.sum(tf.mul(out.clippedLow, tensors.mask))),
-              tf.keep(tf.sum(tf.mul(out.clippedHigh, tensors.mask))), tf.keep(tf.sum(tf.mul(ent, tensors.mask))));
-            return tf.sum(tf.mul(out.perToken, tensors.weights)) as tf.Scalar;
-          }, Object.values(model.params));
-          passLoss += (await value.data())[0];
-          const [klSum, lowSum, highSum, entSum] = await Promise.all(kept.map(async (t) => (await t.data())[0]));
-          const tokens = batch.completionMask.reduce((a, b) => a + b, 0);
-          passStats.kl += klSum; passStats.clipLow += lowSum; passStats.clipHigh += highSum; passStats.entropy += entSum;
-          passStats.tokens += tokens;
-          tf.dispose([value, ...kept, ...Object.values(tensors)]);
-          const named = this.nameGrads(grads);
-          if (!accumulated) accumulated = named;
-          else {
-            const sum = tf.tidy(() => Object.fromEntries(Object.entries(accumulated as Record<string, tf.Tensor>)
-              .map(([n, g]) => [n, tf.add(g, named[n])])));
-            tf.dispose([...Object.values(accumulated), ...Object.values(named)]);
-            accumulated = sum;
-          }
-          await new Promise<void>((resolve) => setImmediate(resolve)); // let interrupts and I/O through
+        } catch (error) {
+          tf.dispose(Object.values(acc));
+          throw error;
         }
-        throwIfAborted(signal, "The optimisation pass");
-        const acc = accumulated as Record<string, tf.Tensor>;
         const clipped = clipByGlobalNorm(acc, c.maxGradNorm);
         gradNorm = (await clipped.norm.data())[0];
         const lr = this.nextLearningRate();
-        if (Number.isFinite(gradNorm)) this.optimizer.step(clipped.grads, lr);
+        if (Number.isFinite(gradNorm)) {
+          this.optimizer.step(clipped.grads, lr);
+          await this.afterUpdate(clipped.grads, lr);
+        }
         tf.dispose([...Object.values(acc), ...Object.values(clipped.grads), clipped.norm]);
-        lossSum += passLoss;
-        const n = Math.max(1, passStats.tokens);
-        kl = passStats.kl / n; clipLow = passStats.clipLow / n; clipHigh = passStats.clipHigh / n; entropy = passStats.entropy / n;
+        lossSum += sums.loss;
+        const n = Math.max(1, sums.tokens);
+        kl = sums.kl / n; clipLow = sums.clipLow / n; clipHigh = sums.clipHigh / n; entropy = sums.entropy / n;
       }
     } finally {
-      tf.dispose([...(oldLogprobs ?? []), ...(refLogprobs ?? [])]);
+      await passes.release();
     }
     return { loss: lossSum / c.numIterations, kl, clipLow, clipHigh, entropy, gradNorm };
   }
 
-  private nameGrads(grads: tf.NamedTensorMap): Record<string, tf.Tensor> {
-    const byVar = new Map(Object.entries(this.policy.model.params).map(([name, v]) => [v.name, name]));
-    const out: Record<string, tf.Tensor> = {};
-    for (const [varName, g] of Object.entries(grads)) out[byVar.get(varName) ?? varName] = g;
-    return out;
+  /** How many micro-batches a step is split into, given what this process needs (subclasses may raise it). */
+  protected microBatchCount(needed: number): number {
+    return needed;
   }
 
-  private batchTensors(b: PaddedBatch) {
-    return {
-      inputIds: tf.tensor2d(b.inputIds, [b.B, b.T], "int32"),
-      targetIds: tf.tensor2d(b.targetIds, [b.B, b.T], "int32"),
-      attentionMask: tf.tensor2d(b.attentionMask, [b.B, b.T]),
-      mask: tf.tensor2d(b.completionMask, [b.B, b.T]),
-      weights: tf.tensor2d(b.weights, [b.B, b.T]),
-      advantages: tf.tensor1d(b.advantages),
-      // [S', B]: 1 where row b belongs to sequence s (sums rows into sequences for GSPO).
-      rowsToSequences: tf.tensor2d(
-        Float32Array.from({ length: b.numSequences * b.B }, (_, i) => (b.sequenceOfRow[i % b.B] === Math.floor(i / b.B) ? 1 : 0)),
-        [b.numSequences, b.B]),
-    };
+  /**
+   * The gradient source of one step: this process's model over every micro-batch. The
+   * DistributedTrainer shards the batches over its workers instead.
+   */
+  protected async openPasses(batches: PaddedBatch[], temperature: number): Promise<StepPasses> {
+    const passes = new PassGradients(this.policy.model, batches, this.config, temperature, this.reference);
+    passes.prepare();
+    return passes;
   }
 
-  /** Per-token log-probs [B,T] of the targets at `temperature`, and per-token entropy [B,T]. */
-  private logprobs(b: PaddedBatch, temperature: number, given?: ReturnType<GRPOTrainer["batchTensors"]>) {
-    return tf.tidy(() => {
-      const t = given ?? this.batchTensors(b);
-      const logits = this.policy.model.forward(t.inputIds, { attentionMask: t.attentionMask }); // [B,T,V]
-      const V = logits.shape[2];
-      const scaled = tf.div(tf.reshape(logits, [b.B * b.T, V]), temperature) as tf.Tensor2D; // [B·T, V]
-      const logp = tf.reshape(targetLogSoftmax(scaled, tf.reshape(t.targetIds, [b.B * b.T]) as tf.Tensor1D), [b.B, b.T]) as tf.Tensor2D;
-      const logSoftmax = tf.logSoftmax(stopGradient(scaled)); // entropy is a metric: no gradient
-      const entropy = tf.reshape(tf.neg(tf.sum(tf.mul(tf.exp(logSoftmax), logSoftmax), 1)), [b.B, b.T]);
-      if (!given) tf.dispose(Object.values(t));
-      return { logp, entropy };
-    });
-  }
-
-  /** Log-probs under other weights (the frozen reference model). */
-  private logprobsWith(weights: Record<string, tf.Tensor>, b: PaddedBatch, temperature: number): tf.Tensor2D {
-    return tf.tidy(() => {
-      const t = this.batchTensors(b);
-      const logits = this.policy.model.forwardWith(weights, t.inputIds, { attentionMask: t.attentionMask });
-      const V = logits.shape[2];
-      const scaled = tf.div(tf.reshape(logits, [b.B * b.T, V]), temperature) as tf.Tensor2D;
-      return tf.reshape(targetLogSoftmax(scaled, tf.reshape(t.targetIds, [b.B * b.T]) as tf.Tensor1D), [b.B, b.T]) as tf.Tensor2D;
-    });
-  }
-
-  private perTokenLoss(logp: tf.Tensor2D, old: tf.Tensor2D, ref: tf.Tensor2D | undefined, t: ReturnType<GRPOTrainer["batchTensors"]>) {
-    return rowsPerTokenLoss(
-      { logprobs: logp, oldLogprobs: old, refLogprobs: ref, advantages: t.advantages, mask: t.mask, rowsToSequences: t.rowsToSequences },
-      this.config,
-    );
-  }
+  /** Called after each optimizer update with the (clipped) gradient it applied (replicas apply it too). */
+  protected async afterUpdate(_grads: Record<string, tf.Tensor>, _lr: number): Promise<void> {}
 
   private stepMetrics(
     groups: TrajectoryGroup[], trajectories: MultiTurnTrajectory[],
@@ -745,6 +689,11 @@ export class GRPOTrainer {
    * checkpointing into that run folder. Every file is verified against `checksums.json` first.
    */
   static async resume(target: string, options: ResumeOptions): Promise<GRPOTrainer> {
+    return GRPOTrainer.restore(target, options, (init) => new GRPOTrainer(init));
+  }
+
+  /** `resume` for this class and subclasses: `build` makes the trainer, then its state is restored. */
+  protected static async restore<T extends GRPOTrainer>(target: string, options: ResumeOptions, build: (init: TrainerInit) => T): Promise<T> {
     const source = await findResumeCheckpoint(target, { fallback: options?.fallback });
     const dir = source.dir;
     const runDir = options.runDir ?? source.runDir;
@@ -766,7 +715,7 @@ export class GRPOTrainer {
     Object.assign(agent.config, state.agent.config);
     agent.policy = policy;
     await agent.initialize();
-    const trainer = new GRPOTrainer({
+    const trainer = build({
       agent, environment: options.environment, reward: options.reward, profile: state.profile, config: state.config,
       callbacks: options.callbacks ?? [], runDir, history: TrainingHistory.fromJSON(state.history),
     });

@@ -8,7 +8,7 @@ import { ConversationEnvironment } from "../../src/core/environment.js";
 import { runEpisode } from "../../src/core/episode.js";
 import type { ChatMessage, SamplingOptions } from "../../src/core/policy.js";
 import { selectBackend } from "../../src/model/backend.js";
-import { TfPolicy } from "../../src/model/policy.js";
+import { sampleLocally, TfPolicy } from "../../src/model/policy.js";
 import { loadPolicy, registerTfPolicyResolver, resolveModelFolder } from "../../src/model/registry.js";
 import { makeTinyModel } from "../helpers/tiny-model.js";
 
@@ -56,12 +56,26 @@ describe("TfPolicy", () => {
     const b = await TfPolicy.fromFolder(dir, { seed: 5 });
     const prompts = ["one", "two", "three", "four"].map(conv);
     const batched = await a.generate(prompts, sampling);
+    const batchSizes: number[] = [];
+    b.sampler = (request, signal) => {
+      batchSizes.push(request.promptIds.length);
+      return sampleLocally(b.model, b.tokenizer, request, signal);
+    };
     const concurrent = (await Promise.all(prompts.map((p) => b.generate([p], sampling)))).flat();
+    expect(batchSizes).toEqual([4]); // one batch of four rows
     expect(concurrent.map((g) => g.tokenIds)).toEqual(batched.map((g) => g.tokenIds));
+  });
+
+  it("samples each row from its own generator: how rows are batched does not change the samples", async () => {
+    const a = await TfPolicy.fromFolder(dir, { seed: 5 });
+    const prompts = ["one", "two", "three", "four"].map(conv);
+    const batched = await a.generate(prompts, sampling);
     const c = await TfPolicy.fromFolder(dir, { seed: 5 });
     const sequential: number[][] = [];
     for (const p of prompts) sequential.push((await c.generate([p], sampling))[0].tokenIds);
-    expect(sequential).not.toEqual(batched.map((g) => g.tokenIds)); // so the equality above means batching
+    expect(sequential).toEqual(batched.map((g) => g.tokenIds));
+    const d = await TfPolicy.fromFolder(dir, { seed: 6 });
+    expect((await d.generate(prompts, sampling)).map((g) => g.tokenIds)).not.toEqual(sequential);
   });
 
   it("is deterministic for a seed and continues exactly from a saved RNG state", async () => {

@@ -30,6 +30,7 @@ is attached as \`cause\`.
 | \`model_not_found\`, \`invalid_model\`, \`invalid_weights\` | A model name does not resolve, or a model folder is missing, malformed or truncated. |
 | \`checkpoint_invalid\` | A checkpoint or run folder is missing, incomplete, edited, truncated or forged. |
 | \`remote_failed\` | A remote model (an OpenAI-compatible endpoint) cannot be reached, refused the request, or did not answer in time. |
+| \`distributed_failed\` | A DistributedTrainer worker crashed or its replica's weights drifted, or a Redis rollout job failed. |
 | \`backend_unavailable\` | A requested TensorFlow.js backend cannot load. |
 | \`aborted\` | Training was stopped through an AbortSignal (Ctrl-C, a kernel interrupt). |
 

@@ -1,0 +1,91 @@
+// Distributed rollout benchmark (`npm run bench:distributed`): rollout throughput (sampled tokens/s)
+// of the quick-start agent (builtin:tiny-chat) through a DistributedTrainer with 1 and with 2 worker
+// threads, measured in the same run, interleaved round by round (the order alternates), so load from
+// other processes hits both alike. Prints `uptime` before and after, the per-round figures, the
+// medians and the 2-vs-1 speed-up; writes bench/results/distributed.json. "coordinating thread busy"
+// is the main thread's event-loop active time (tokenizing, environments, rewards, joining results):
+// the part of a rollout that more workers do not shorten. CPU seconds (all threads of the process)
+// per round show whether 2 workers do extra work, and how many cores the machine actually gave.
+// Options: --rounds N (default 5), --episodes N per round (default 32), --max-new-tokens N (default 48).
+import { execFileSync } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { EXAMPLES } from "../examples/index.js";
+import { runEpisodes } from "../src/core/episode.js";
+import { DistributedTrainer } from "../src/training/distributed/trainer.js";
+
+function argument(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number.parseInt(process.argv[i + 1], 10) : fallback;
+}
+
+const rounds = argument("--rounds", 5);
+const episodes = argument("--episodes", 32);
+const maxNewTokens = argument("--max-new-tokens", 48);
+const uptime = () => execFileSync("uptime", { encoding: "utf8" }).trim();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function setup(numWorkers: number) {
+  const spec = EXAMPLES.quick_start.spec({ modelName: "builtin:tiny-chat" });
+  spec.agent.config.maxNewTokens = maxNewTokens;
+  const trainer = await DistributedTrainer.create({
+    agent: spec.agent, environment: spec.environment, reward: spec.reward, numWorkers, configOverrides: { seed: 0, maxNewTokens },
+  });
+  const scenarios = spec.environment.scenarios();
+  const plays = Array.from({ length: episodes }, (_, i) => scenarios[i % scenarios.length]);
+  return {
+    numWorkers, trainer,
+    /** One round: all episodes concurrently (their turns batch), returns sampled tokens per second. */
+    async round(): Promise<{ tokens: number; seconds: number; mainBusyS: number; cpuS: number }> {
+      const cpu = process.cpuUsage();
+      const elu = performance.eventLoopUtilization();
+      const t0 = performance.now();
+      const trajectories = await runEpisodes(spec.agent, spec.environment, plays, { reward: spec.reward });
+      const seconds = (performance.now() - t0) / 1000;
+      const mainBusyS = performance.eventLoopUtilization(elu).active / 1000;
+      const used = process.cpuUsage(cpu);
+      const cpuS = (used.user + used.system) / 1e6; // all threads of this process
+      const tokens = trajectories.flatMap((t) => t.assistantTurns).reduce((n, turn) => n + (turn.generation?.tokenIds.length ?? 0), 0);
+      return { tokens, seconds, mainBusyS, cpuS };
+    },
+  };
+}
+
+const loadBefore = uptime();
+const pools = [await setup(1), await setup(2)];
+for (const p of pools) await p.round(); // warm-up (wasm compile, first batches)
+const perRound: Array<{ round: number; numWorkers: number; tokens: number; seconds: number; tokensPerS: number; mainBusyS: number; cpuS: number; coresUsed: number }> = [];
+for (let r = 0; r < rounds; r++) {
+  const order = r % 2 === 0 ? pools : [...pools].reverse();
+  for (const p of order) {
+    const { tokens, seconds, mainBusyS, cpuS } = await p.round();
+    perRound.push({ round: r, numWorkers: p.numWorkers, tokens, seconds, tokensPerS: tokens / seconds, mainBusyS, cpuS, coresUsed: cpuS / seconds });
+    console.log(`round ${r} workers=${p.numWorkers}: ${tokens} tokens in ${seconds.toFixed(2)} s = ${(tokens / seconds).toFixed(0)} tok/s` +
+      ` (coordinating thread busy ${mainBusyS.toFixed(2)} s; CPU ${cpuS.toFixed(1)} s = ${(cpuS / seconds).toFixed(2)} cores)`);
+  }
+}
+const loadAfter = uptime();
+for (const p of pools) await p.trainer.close();
+const tps = (n: number) => median(perRound.filter((x) => x.numWorkers === n).map((x) => x.tokensPerS));
+const speedup = tps(2) / tps(1);
+// Work per token (CPU-seconds, all threads): equal for 1 and 2 workers means splitting costs nothing
+// extra, and the wall-clock speed-up is then the number of cores the machine gave the run.
+const cpuPerToken = (n: number) => median(perRound.filter((x) => x.numWorkers === n).map((x) => x.cpuS / x.tokens));
+const cores = (n: number) => median(perRound.filter((x) => x.numWorkers === n).map((x) => x.coresUsed));
+const summary = {
+  what: "rollout throughput, quick_start agent on builtin:tiny-chat, DistributedTrainer worker threads",
+  episodesPerRound: episodes, maxNewTokens, rounds,
+  medianTokensPerS: { workers1: tps(1), workers2: tps(2) }, speedup,
+  medianCpuMsPerToken: { workers1: 1000 * cpuPerToken(1), workers2: 1000 * cpuPerToken(2) },
+  medianCoresUsed: { workers1: cores(1), workers2: cores(2) },
+  uptimeBefore: loadBefore, uptimeAfter: loadAfter, perRound,
+};
+console.log(`uptime before: ${loadBefore}`);
+console.log(`uptime after:  ${loadAfter}`);
+console.log(`CPU per token: 1 worker ${(1000 * cpuPerToken(1)).toFixed(2)} ms, 2 workers ${(1000 * cpuPerToken(2)).toFixed(2)} ms; ` +
+  `cores obtained: ${cores(1).toFixed(2)} vs ${cores(2).toFixed(2)}`);
+console.log(`median: 1 worker ${tps(1).toFixed(0)} tok/s, 2 workers ${tps(2).toFixed(0)} tok/s, speed-up ${speedup.toFixed(2)}x (target >= 1.6x)`);
+const out = path.join("bench", "results", "distributed.json");
+await mkdir(path.dirname(out), { recursive: true });
+await writeFile(out, `${JSON.stringify(summary, null, 2)}\n`);
+console.log(`wrote ${out}`);
