@@ -97,8 +97,10 @@ describe("grpo serve", () => {
   it("serves a checkpoint's trained weights", async () => {
     const agent = new MultiTurnAgent({ modelName: modelDir, systemPrompt: "Be nice.", maxNewTokens: 6 }, { policy: await TfPolicy.fromFolder(modelDir) });
     const environment = new ConversationEnvironment({ scenarios: [{ id: "hi", userResponses: ["Hi!"] }], maxTurns: 1 });
-    const reward = rewardFunction({ name: "length" }, (turns) => Math.min(1, turns.map((t) => t.content).join("").length / 40));
-    const trainer = await GRPOTrainer.create({ agent, environment, reward, configOverrides: { numGenerations: 2, learningRate: 5e-2, beta: 0 } });
+    // A reward that differs between almost any two samples (a length reward ties when both replies fill
+    // maxNewTokens), so the step's advantages, and with them the update, are not zero.
+    const reward = rewardFunction({ name: "first-char" }, (turns) => ((turns[turns.length - 1].content.charCodeAt(0) || 0) % 97) / 96);
+    const trainer = await GRPOTrainer.create({ agent, environment, reward, configOverrides: { numGenerations: 4, learningRate: 5e-2, beta: 0 } });
     await trainer.step();
     const checkpoint = path.join(work, "checkpoint-1");
     await trainer.save(checkpoint);
