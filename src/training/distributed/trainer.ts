@@ -149,13 +149,7 @@ export class DistributedTrainer extends GRPOTrainer {
     const { numWorkers, gpus } = resolveParallelism(options);
     const hashCheckSteps = checkedHashSteps(options.hashCheckSteps);
     const trainer = new DistributedTrainer(await GRPOTrainer.prepare(options, "DistributedTrainer.create"), numWorkers, hashCheckSteps);
-    try {
-      await trainer.startWorkers(gpus);
-    } catch (error) {
-      await trainer.close();
-      throw error;
-    }
-    return trainer;
+    return DistributedTrainer.launch(trainer, gpus);
   }
 
   /**
@@ -166,6 +160,11 @@ export class DistributedTrainer extends GRPOTrainer {
     const { numWorkers, gpus } = resolveParallelism(options);
     const hashCheckSteps = checkedHashSteps(options.hashCheckSteps);
     const trainer = await GRPOTrainer.restore(target, options, (init) => new DistributedTrainer(init, numWorkers, hashCheckSteps));
+    return DistributedTrainer.launch(trainer, gpus);
+  }
+
+  /** Starts a new trainer's workers; on failure closes whatever started and rethrows. */
+  private static async launch(trainer: DistributedTrainer, gpus: boolean): Promise<DistributedTrainer> {
     try {
       await trainer.startWorkers(gpus);
     } catch (error) {
