@@ -32,7 +32,7 @@ export { liveplot, LivePlot, withInterrupt, onSigint, type LivePlotOptions, type
 export { demoModel, DEMO_CONVERSATIONS, type DemoModelOptions } from "./demo.js";
 export {
   installKernel, planNotebook, runNotebook, findProjectDir, projectJupyterPath, userJupyterDataDir, ensureSelfLink, tslabBin,
-  KERNEL_NAME, KERNEL_DISPLAY_NAME, INSTALL_JUPYTER_HINT,
+  kernelMain, KERNEL_NAME, KERNEL_DISPLAY_NAME, INSTALL_JUPYTER_HINT,
   type KernelInstallOptions, type KernelInstallResult, type NotebookOptions, type NotebookPlan,
 } from "./install.js";
 
