@@ -227,6 +227,19 @@ export function newDisplay(): UpdatableDisplay {
   return { id, send, update: (x, options = {}) => send(displayMessage(x, options)) };
 }
 
+/** Where the GRPO TypeScript kernel puts its clear_output hook (a `Symbol.for` key: one per process). */
+export const CLEAR_OUTPUT_HOOK: unique symbol = Symbol.for("grpo.kernel.clearOutput") as never;
+
+/**
+ * Clears the running cell's output (Jupyter's `clear_output`); with `wait`, the frontend clears it
+ * only when the next output arrives (no flicker). Works in the GRPO TypeScript kernel; elsewhere
+ * (tslab, a terminal) it does nothing.
+ */
+export function clearOutput(options: { wait?: boolean } = {}): void {
+  const hook = (globalThis as { [CLEAR_OUTPUT_HOOK]?: (wait: boolean) => void })[CLEAR_OUTPUT_HOOK];
+  hook?.(Boolean(options.wait));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outside notebooks
 

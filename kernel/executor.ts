@@ -137,11 +137,11 @@ export class CellExecutor {
         if (first === "interrupted") {
           // Give the aborted work time to reach its next safe point, so nothing runs on.
           let timer: ReturnType<typeof setTimeout> | undefined;
-          const grace = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.graceMs); });
-          await Promise.race([promise.then(() => undefined, () => undefined), grace]);
+          const grace = new Promise<"late">((resolve) => { timer = setTimeout(() => resolve("late"), this.graceMs); });
+          const settled = await Promise.race([promise.then(() => "settled" as const, () => "settled" as const), grace]);
           clearTimeout(timer);
           this.prevDecl = converted.declOutput ?? "";
-          return this.interruptOutcome();
+          return this.interruptOutcome(settled === "late");
         }
       }
     } catch (error) {
@@ -187,8 +187,10 @@ export class CellExecutor {
   // ---------------------------------------------------------------------------------------------
   // Outcomes
 
-  private interruptOutcome(): CellOutcome {
-    const evalue = "The cell was interrupted; its work stopped at the next safe point.";
+  private interruptOutcome(late = false): CellOutcome {
+    const evalue = late
+      ? `The cell was interrupted, but its work did not stop within ${this.graceMs / 1000} s (code that ignores the interrupt signal): it may still be running.`
+      : "The cell was interrupted; its work stopped at the next safe point.";
     return { status: "error", ename: INTERRUPT_ENAME, evalue, traceback: [`${INTERRUPT_ENAME}: ${evalue}`] };
   }
 

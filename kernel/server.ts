@@ -19,7 +19,7 @@ import { createRequire } from "node:module";
 import { randomUUID } from "node:crypto";
 import { inspect } from "node:util";
 import type { Publisher, Reply, Router } from "zeromq";
-import { displayMessage, type DisplayMessage } from "./display.js";
+import { CLEAR_OUTPUT_HOOK, displayMessage, type DisplayMessage } from "./display.js";
 import { CellExecutor, type CellOutcome } from "./executor.js";
 import { decode, encode, newHeader, parseConnectionInfo, PROTOCOL_VERSION, type ConnectionInfo, type Header, type Message } from "./protocol.js";
 import { loadTslab } from "./tslab.js";
@@ -113,6 +113,9 @@ export class KernelServer {
       this.iopub.bind(address(c.iopub_port)), this.hb.bind(address(c.hb_port)),
     ]);
     this.captureOutput();
+    (globalThis as { [CLEAR_OUTPUT_HOOK]?: (wait: boolean) => void })[CLEAR_OUTPUT_HOOK] = (wait) => {
+      if (this.outputParent) this.publish("clear_output", { wait }, this.outputParent);
+    };
     process.on("SIGINT", () => this.executor.interrupt());
     void this.serve(this.shell, (m) => this.onShell(m));
     void this.serve(this.control, (m) => this.onControl(m));

@@ -14,15 +14,9 @@ import sys
 import time
 from queue import Empty
 
-from jupyter_client.manager import start_new_kernel
+from demo_trainer import TRAINER_SETUP, with_kernel
 
-SETUP = """
-import { MultiTurnAgent, ConversationEnvironment, GRPOTrainer, rewardFunction } from "grpo-agent-framework";
-import { demoModel } from "grpo-agent-framework/kernel";
-const agent = new MultiTurnAgent({ modelName: await demoModel({ seed: 0 }), systemPrompt: "You are a helpful AI assistant.", temperature: 0.9, maxNewTokens: 8 });
-const environment = new ConversationEnvironment({ scenarios: [{ id: "hi", userResponses: ["Hi! Can you help me?"] }] });
-const reward = rewardFunction({ name: "length" }, (turns) => Math.min(1, turns.filter((t) => t.role === "assistant").map((t) => t.content.length).reduce((a, b) => a + b, 0) / 40));
-const trainer = await GRPOTrainer.create({ agent: agent, environment: environment, reward: reward, configOverrides: { numGenerations: 4, scenariosPerStep: 1, learningRate: 3e-3 } });
+SETUP = TRAINER_SETUP + """
 trainer.callbacks.push({ onStepEnd: (e) => console.log("step " + e.step) });
 """
 
@@ -118,18 +112,11 @@ def interrupted_run(km, kc, via):
     }
 
 
-def main():
-    km, kc = start_new_kernel(kernel_name="grpo-typescript", startup_timeout=60)
-    summary = {}
-    try:
-        _, reply = execute(kc, SETUP)
-        summary["setup"] = {"status": reply["status"], "error": reply.get("evalue")}
-        summary["runs"] = [interrupted_run(km, kc, "signal"), interrupted_run(km, kc, "message")]
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-    print(json.dumps(summary))
+def script(km, kc):
+    _, reply = execute(kc, SETUP)
+    setup = {"status": reply["status"], "error": reply.get("evalue")}
+    return {"setup": setup, "runs": [interrupted_run(km, kc, "signal"), interrupted_run(km, kc, "message")]}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(with_kernel(script))

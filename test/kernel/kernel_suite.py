@@ -53,6 +53,8 @@ class GrpoTypeScriptKernelTests(jupyter_kernel_test.KernelTests):
 
     code_inspect_sample = "Math.max"
 
+    code_clear_output = 'import { clearOutput } from "grpo-agent-framework/kernel";\nclearOutput();'
+
     supported_history_operations = ("tail", "range", "search")
     code_history_pattern = "1 + 2"
 
