@@ -240,6 +240,28 @@ export function clearOutput(options: { wait?: boolean } = {}): void {
   hook?.(Boolean(options.wait));
 }
 
+/** Where the GRPO TypeScript kernel puts its input hook (a `Symbol.for` key: one per process). */
+export const INPUT_HOOK: unique symbol = Symbol.for("grpo.kernel.input") as never;
+
+/**
+ * Asks the notebook user for a line of text (Jupyter's stdin channel: an input box under the cell)
+ * and resolves with it. `password` hides what is typed. Needs the GRPO TypeScript kernel and a
+ * frontend that allows input (nbconvert does not: it rejects); a kernel interrupt rejects it.
+ *
+ * ```ts
+ * const name = await input("Run name: ");
+ * ```
+ */
+export function input(prompt = "", options: { password?: boolean } = {}): Promise<string> {
+  const hook = (globalThis as { [INPUT_HOOK]?: (prompt: string, password: boolean) => Promise<string> })[INPUT_HOOK];
+  if (!hook) {
+    return Promise.reject(new GrpoError("not_initialized", "input() needs the GRPO TypeScript kernel.", {
+      fix: "run the notebook on the \"GRPO TypeScript\" kernel (`npx grpo kernel install`), or read stdin yourself outside notebooks.",
+    }));
+  }
+  return hook(prompt, Boolean(options.password));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outside notebooks
 

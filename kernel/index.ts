@@ -6,7 +6,7 @@ import { classify } from "./kinds.js";
 
 // display(): one MIME bundle per object; in-place displays; forms for files and terminals
 export {
-  display, displayMessage, mimeBundle, newDisplay, clearOutput, CLEAR_OUTPUT_HOOK, toHTML, toText, toSVG, toPNG, chartImageHTML, setDisplaySink, tslabWriter, inNotebook,
+  display, displayMessage, mimeBundle, newDisplay, clearOutput, CLEAR_OUTPUT_HOOK, input, INPUT_HOOK, toHTML, toText, toSVG, toPNG, chartImageHTML, setDisplaySink, tslabWriter, inNotebook,
   type DisplayOptions, type DisplayMessage, type DisplaySink, type UpdatableDisplay,
 } from "./display.js";
 export { MIME_BUNDLE_SYMBOL, type MimeBundle } from "../src/core/display-registry.js";

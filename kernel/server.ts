@@ -3,8 +3,8 @@
  * Jupyter messaging 5.3 server over ZeroMQ.
  *
  * Sockets (from the connection file): shell and control (ROUTER: requests and replies), iopub
- * (PUB: status, streams, displays, results, errors), stdin (ROUTER: bound; the kernel asks for no
- * input) and heartbeat (REP: echo). Every message but the heartbeat's is HMAC-signed with the
+ * (PUB: status, streams, displays, results, errors), stdin (ROUTER: input requests of `input()`)
+ * and heartbeat (REP: echo). Every message but the heartbeat's is HMAC-signed with the
  * connection key; messages with a bad signature are dropped.
  *
  * Requests: kernel_info, execute (execution counts, execute_input, streams, display_data,
@@ -19,7 +19,9 @@ import { createRequire } from "node:module";
 import { randomUUID } from "node:crypto";
 import { inspect } from "node:util";
 import type { Publisher, Reply, Router } from "zeromq";
-import { CLEAR_OUTPUT_HOOK, displayMessage, type DisplayMessage } from "./display.js";
+import { ambientSignal } from "../src/core/interrupt.js";
+import { AbortedError, GrpoError } from "../src/core/errors.js";
+import { CLEAR_OUTPUT_HOOK, INPUT_HOOK, displayMessage, type DisplayMessage } from "./display.js";
 import { CellExecutor, type CellOutcome } from "./executor.js";
 import { decode, encode, newHeader, parseConnectionInfo, PROTOCOL_VERSION, type ConnectionInfo, type Header, type Message } from "./protocol.js";
 import { loadTslab } from "./tslab.js";
@@ -80,6 +82,10 @@ export class KernelServer {
   private readonly history: HistoryEntry[] = [];
   /** The request whose cell gets stream output (the running cell, else the last one). */
   private outputParent?: Message;
+  /** The running execute request, while it runs (input requests go to its frontend). */
+  private running?: Message;
+  /** The pending input request: resolved by the next input_reply on stdin. */
+  private pendingInput?: { resolve(value: string): void; reject(error: Error): void };
   private pendingStream?: { name: "stdout" | "stderr"; text: string; parent: Message };
   private executions: Promise<void> = Promise.resolve();
   private queued = 0;
@@ -116,7 +122,9 @@ export class KernelServer {
     (globalThis as { [CLEAR_OUTPUT_HOOK]?: (wait: boolean) => void })[CLEAR_OUTPUT_HOOK] = (wait) => {
       if (this.outputParent) this.publish("clear_output", { wait }, this.outputParent);
     };
+    (globalThis as { [INPUT_HOOK]?: (prompt: string, password: boolean) => Promise<string> })[INPUT_HOOK] = (prompt, password) => this.requestInput(prompt, password);
     process.on("SIGINT", () => this.executor.interrupt());
+    void this.serve(this.stdin, async (m) => this.onStdin(m));
     void this.serve(this.shell, (m) => this.onShell(m));
     void this.serve(this.control, (m) => this.onControl(m));
     void this.heartbeat();
@@ -198,6 +206,35 @@ export class KernelServer {
       }
       handle(message).catch((error: unknown) => logKernel(`failed to handle ${message.header.msg_type}`, error));
     }
+  }
+
+  /** input(): an input_request on stdin to the frontend of the running cell (if it allows stdin). */
+  private requestInput(prompt: string, password: boolean): Promise<string> {
+    const parent = this.running;
+    if (!parent || !(parent.content as { allow_stdin?: boolean }).allow_stdin) {
+      return Promise.reject(new GrpoError("invalid_argument", "This frontend does not accept input requests.", {
+        fix: "call input() from a cell run in Jupyter (nbconvert and other headless runners cannot answer it).",
+      }));
+    }
+    if (this.pendingInput) return Promise.reject(new GrpoError("invalid_argument", "An input request is already waiting for an answer.", { fix: "await the first input() before asking again." }));
+    const signal = ambientSignal();
+    return new Promise<string>((resolve, reject) => {
+      const onAbort = () => { this.pendingInput = undefined; reject(new AbortedError("The input request")); };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.pendingInput = {
+        resolve: (value) => { signal?.removeEventListener("abort", onAbort); resolve(value); },
+        reject: (error) => { signal?.removeEventListener("abort", onAbort); reject(error); },
+      };
+      this.flushStream();
+      void this.send(this.stdin, "input_request", { prompt, password }, parent);
+    });
+  }
+
+  private async onStdin(message: Message): Promise<void> {
+    if (message.header.msg_type !== "input_reply") return;
+    const pending = this.pendingInput;
+    this.pendingInput = undefined;
+    pending?.resolve(String((message.content as { value?: unknown }).value ?? ""));
   }
 
   private async heartbeat(): Promise<void> {
@@ -291,8 +328,9 @@ export class KernelServer {
       const count = this.executionCount;
       if (!silent) this.publish("execute_input", { code, execution_count: count }, message);
       this.outputParent = message;
+      this.running = message;
       this.tslab.jupyterModule.lastWriteDisplayData = this.displayWriter(message);
-      const outcome = await this.executor.execute(code, count);
+      const outcome = await this.executor.execute(code, count).finally(() => { this.running = undefined; });
       const entry: HistoryEntry | undefined = storeHistory ? { line: count, input: code } : undefined;
       if (entry) this.history.push(entry);
       if (outcome.status === "ok") {

@@ -151,6 +151,32 @@ class GrpoTypeScriptKernelTests(jupyter_kernel_test.KernelTests):
         printed = "".join(m["content"]["text"] for m in outputs if m["msg_type"] == "stream")
         self.assertEqual(json.loads(printed), result)
 
+    def test_input_request_on_stdin(self):
+        self.flush_channels()
+        code = 'import { input } from "grpo-agent-framework/kernel";\nconst answer = await input("Your name: ");\n"hello " + answer'
+        msg_id = self.kc.execute(code, allow_stdin=True)
+        request = self.kc.get_stdin_msg(timeout=60)
+        # (msgspec_v5 types `password` as a number; the messaging spec, ipykernel and we send a boolean.)
+        self.assertEqual(request["header"]["msg_type"], "input_request")
+        self.assertEqual(request["parent_header"]["msg_id"], msg_id)
+        self.assertEqual(request["content"], {"prompt": "Your name: ", "password": False})
+        self.kc.input("Ada")
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        self.assertEqual(reply["content"]["status"], "ok")
+        results = []
+        while not results:
+            msg = run_sync(self.kc.iopub_channel.get_msg)(timeout=TIMEOUT)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_result":
+                results.append(msg["content"]["data"]["text/plain"])
+        self.assertEqual(results, ["'hello Ada'"])
+        # A frontend that does not allow stdin gets an error, not a hang.
+        self.flush_channels()
+        msg_id = self.kc.execute("await input('never answered')", allow_stdin=False)
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+        self.assertEqual(reply["content"]["ename"], "GrpoError")
+        self.assertIn("This frontend does not accept input requests.", reply["content"]["evalue"])
+
     def test_comm_info_and_interrupt_replies(self):
         msg = self.kc.session.msg("comm_info_request", {})
         self.kc.shell_channel.send(msg)
