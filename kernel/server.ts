@@ -124,6 +124,9 @@ export class KernelServer {
     };
     (globalThis as { [INPUT_HOOK]?: (prompt: string, password: boolean) => Promise<string> })[INPUT_HOOK] = (prompt, password) => this.requestInput(prompt, password);
     process.on("SIGINT", () => this.executor.interrupt());
+    // Errors of work a cell left running must not end the kernel: they go to the cell's stderr.
+    process.on("uncaughtException", (error) => console.error("Uncaught exception (from code still running after its cell):", error));
+    process.on("unhandledRejection", (reason) => console.error("Unhandled promise rejection (a promise nobody awaited):", reason));
     void this.serve(this.stdin, async (m) => this.onStdin(m));
     void this.serve(this.shell, (m) => this.onShell(m));
     void this.serve(this.control, (m) => this.onControl(m));

@@ -177,6 +177,13 @@ class GrpoTypeScriptKernelTests(jupyter_kernel_test.KernelTests):
         self.assertEqual(reply["content"]["ename"], "GrpoError")
         self.assertIn("This frontend does not accept input requests.", reply["content"]["evalue"])
 
+    def test_errors_of_background_work_do_not_end_the_kernel(self):
+        reply, _ = self.run_cell("Promise.reject(new Error('nobody awaits me'));\nsetTimeout(() => { throw new Error('thrown later'); }, 10);\n1")
+        self.assertEqual(reply["content"]["status"], "ok")
+        reply, outputs = self.run_cell("await new Promise((r) => setTimeout(r, 100));\n'still alive'")
+        self.assertEqual(reply["content"]["status"], "ok")
+        self.assertEqual([m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"], ["'still alive'"])
+
     def test_comm_info_and_interrupt_replies(self):
         msg = self.kc.session.msg("comm_info_request", {})
         self.kc.shell_channel.send(msg)
