@@ -230,6 +230,41 @@ export function newDisplay(): UpdatableDisplay {
   return { id, send, update: (x, options = {}) => send(displayMessage(x, options)) };
 }
 
+/** Where the GRPO TypeScript kernel puts its clear_output hook (a `Symbol.for` key: one per process). */
+export const CLEAR_OUTPUT_HOOK: unique symbol = Symbol.for("grpo.kernel.clearOutput") as never;
+
+/**
+ * Clears the running cell's output (Jupyter's `clear_output`); with `wait`, the frontend clears it
+ * only when the next output arrives (no flicker). Works in the GRPO TypeScript kernel; elsewhere
+ * (tslab, a terminal) it does nothing.
+ */
+export function clearOutput(options: { wait?: boolean } = {}): void {
+  const hook = (globalThis as { [CLEAR_OUTPUT_HOOK]?: (wait: boolean) => void })[CLEAR_OUTPUT_HOOK];
+  hook?.(Boolean(options.wait));
+}
+
+/** Where the GRPO TypeScript kernel puts its input hook (a `Symbol.for` key: one per process). */
+export const INPUT_HOOK: unique symbol = Symbol.for("grpo.kernel.input") as never;
+
+/**
+ * Asks the notebook user for a line of text (Jupyter's stdin channel: an input box under the cell)
+ * and resolves with it. `password` hides what is typed. Needs the GRPO TypeScript kernel and a
+ * frontend that allows input (nbconvert does not: it rejects); a kernel interrupt rejects it.
+ *
+ * ```ts
+ * const name = await input("Run name: ");
+ * ```
+ */
+export function input(prompt = "", options: { password?: boolean } = {}): Promise<string> {
+  const hook = (globalThis as { [INPUT_HOOK]?: (prompt: string, password: boolean) => Promise<string> })[INPUT_HOOK];
+  if (!hook) {
+    return Promise.reject(new GrpoError("not_initialized", "input() needs the GRPO TypeScript kernel.", {
+      fix: "run the notebook on the \"GRPO TypeScript\" kernel (`npx grpo kernel install`), or read stdin yourself outside notebooks.",
+    }));
+  }
+  return hook(prompt, Boolean(options.password));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outside notebooks
 

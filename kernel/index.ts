@@ -6,7 +6,7 @@ import { classify } from "./kinds.js";
 
 // display(): one MIME bundle per object; in-place displays; forms for files and terminals
 export {
-  display, displayMessage, mimeBundle, newDisplay, toHTML, toText, toSVG, toPNG, chartImageHTML, setDisplaySink, tslabWriter, inNotebook,
+  display, displayMessage, mimeBundle, newDisplay, clearOutput, CLEAR_OUTPUT_HOOK, input, INPUT_HOOK, toHTML, toText, toSVG, toPNG, chartImageHTML, setDisplaySink, tslabWriter, inNotebook,
   type DisplayOptions, type DisplayMessage, type DisplaySink, type UpdatableDisplay,
 } from "./display.js";
 export { MIME_BUNDLE_SYMBOL, type MimeBundle } from "../src/core/display-registry.js";
@@ -39,7 +39,7 @@ export { liveplot, LivePlot, withInterrupt, onSigint, type LivePlotOptions, type
 export { demoModel, DEMO_CONVERSATIONS, type DemoModelOptions } from "./demo.js";
 export {
   installKernel, planNotebook, runNotebook, findProjectDir, projectJupyterPath, userJupyterDataDir, ensureSelfLink, tslabBin,
-  KERNEL_NAME, KERNEL_DISPLAY_NAME, INSTALL_JUPYTER_HINT,
+  kernelMain, KERNEL_NAME, KERNEL_DISPLAY_NAME, INSTALL_JUPYTER_HINT,
   type KernelInstallOptions, type KernelInstallResult, type NotebookOptions, type NotebookPlan,
 } from "./install.js";
 

@@ -1,21 +1,21 @@
 /**
- * Kernel setup: registers the tslab TypeScript kernel with Jupyter and starts Jupyter on the
+ * Kernel setup: registers our Jupyter kernel ("GRPO TypeScript", `kernel/main.ts`: tslab's
+ * TypeScript behind a complete Jupyter protocol, see `server.ts`) and starts Jupyter on the
  * tutorials. Used by `npx grpo kernel install` and `npx grpo notebook` (see src/cli/).
  *
- * A Jupyter kernel is a folder with a `kernel.json` that says how to start it. We write it ourselves
- * (what `tslab install` writes, minus its Python/IPython dependency) with absolute paths to this
- * Node and the tslab that ships with this package, so Jupyter finds the kernel even when `node` is
- * not on its PATH (VS Code, desktop launchers).
+ * A Jupyter kernel is a folder with a `kernel.json` that says how to start it. We write it with
+ * absolute paths to this Node and this package's built kernel (`dist/kernel/main.js`), so Jupyter
+ * finds the kernel even when `node` is not on its PATH (VS Code, desktop launchers).
  *
  * Where it goes:
- * - default, project-local: `<project>/.jupyter/share/jupyter/kernels/tslab/`; Jupyter sees it when
- *   `JUPYTER_PATH=<project>/.jupyter/share/jupyter` (`npx grpo notebook` sets it);
+ * - default, project-local: `<project>/.jupyter/share/jupyter/kernels/grpo-typescript/`; Jupyter
+ *   sees it when `JUPYTER_PATH=<project>/.jupyter/share/jupyter` (`npx grpo notebook` sets it);
  * - `--user`: the user's Jupyter data folder (every Jupyter of this user sees it);
- * - `--prefix DIR`: `DIR/share/jupyter/kernels/tslab/` (with `JUPYTER_PATH=DIR/share/jupyter`).
+ * - `--prefix DIR`: `DIR/share/jupyter/kernels/grpo-typescript/` (with `JUPYTER_PATH=DIR/share/jupyter`).
  *
- * Notebooks import the package by name. tslab type-checks cells with Node10 module resolution,
- * which cannot see a package from inside its own folder, so inside this repository we link
- * `node_modules/grpo-agent-framework` to the repository root (an installed package needs nothing).
+ * Notebooks import the package by name. tslab's compiler type-checks cells with Node10 module
+ * resolution, which cannot see a package from inside its own folder, so inside this repository we
+ * link `node_modules/grpo-agent-framework` to the repository root (an installed package needs nothing).
  */
 import { spawn } from "node:child_process";
 import { accessSync, constants, existsSync, lstatSync, readFileSync, symlinkSync } from "node:fs";
@@ -23,14 +23,15 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { GrpoError } from "../src/core/errors.js";
 
 const require = createRequire(import.meta.url);
 
-/** The kernel name notebooks ask for (`metadata.kernelspec.name`); the same as `tslab install`'s. */
-export const KERNEL_NAME = "tslab";
+/** The kernel name notebooks ask for (`metadata.kernelspec.name`). */
+export const KERNEL_NAME = "grpo-typescript";
 /** What Jupyter's kernel menu shows. */
-export const KERNEL_DISPLAY_NAME = "TypeScript (grpo-agent-framework)";
+export const KERNEL_DISPLAY_NAME = "GRPO TypeScript";
 
 /** Options of {@link installKernel}. */
 export interface KernelInstallOptions {
@@ -38,7 +39,7 @@ export interface KernelInstallOptions {
   projectDir?: string;
   /** Install for the current user instead of the project (default false). */
   user?: boolean;
-  /** Install under this prefix instead (`DIR/share/jupyter/kernels/tslab`). */
+  /** Install under this prefix instead (`DIR/share/jupyter/kernels/grpo-typescript`). */
   prefix?: string;
 }
 
@@ -77,6 +78,13 @@ export function tslabBin(): string {
   return path.join(path.dirname(require.resolve("tslab/package.json")), "bin", "tslab");
 }
 
+/** The built kernel entry of this package (`<package>/dist/kernel/main.js`), from source or from dist/. */
+export function kernelMain(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, "package.json")) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return path.join(dir, "dist", "kernel", "main.js");
+}
+
 /** The user's Jupyter data folder (what `jupyter --data-dir` prints), per platform. */
 export function userJupyterDataDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.JUPYTER_DATA_DIR) return env.JUPYTER_DATA_DIR;
@@ -110,7 +118,7 @@ export function ensureSelfLink(projectDir: string): string | undefined {
 }
 
 /**
- * Registers the tslab kernel (project-local by default) and, inside this repository, the self-link
+ * Registers the GRPO TypeScript kernel (project-local by default) and, inside this repository, the self-link
  * notebooks need. Idempotent: running it again rewrites the same files.
  */
 export async function installKernel(options: KernelInstallOptions = {}): Promise<KernelInstallResult> {
@@ -125,9 +133,9 @@ export async function installKernel(options: KernelInstallOptions = {}): Promise
     : options.prefix ? path.join(path.resolve(options.prefix), "share", "jupyter")
     : projectJupyterPath(projectDir);
   const kernelDir = path.join(dataDir, "kernels", KERNEL_NAME);
-  const bin = tslabBin();
+  const main = kernelMain();
   const kernelJson = {
-    argv: [process.execPath, bin, "kernel", "--config-path", "{connection_file}"],
+    argv: [process.execPath, main, "{connection_file}"],
     display_name: KERNEL_DISPLAY_NAME,
     language: "typescript",
     interrupt_mode: "signal",
@@ -136,12 +144,13 @@ export async function installKernel(options: KernelInstallOptions = {}): Promise
   await writeFile(path.join(kernelDir, "kernel.json"), `${JSON.stringify(kernelJson, null, 2)}\n`);
   const linked = ensureSelfLink(projectDir);
   const jupyterPath = options.user ? undefined : dataDir;
-  const tslabVersion = (JSON.parse(readFileSync(path.join(path.dirname(bin), "..", "package.json"), "utf8")) as { version: string }).version;
+  const tslabVersion = (JSON.parse(readFileSync(path.join(path.dirname(tslabBin()), "..", "package.json"), "utf8")) as { version: string }).version;
   const message = [
-    `Registered the Jupyter kernel "${KERNEL_NAME}" (${KERNEL_DISPLAY_NAME}, tslab ${tslabVersion}):`,
+    `Registered the Jupyter kernel "${KERNEL_NAME}" (${KERNEL_DISPLAY_NAME}: TypeScript via tslab ${tslabVersion}):`,
     `  ${path.join(kernelDir, "kernel.json")}`,
-    `  starts: ${kernelJson.argv.slice(0, 3).join(" ")} …`,
+    `  starts: ${kernelJson.argv.slice(0, 2).join(" ")} {connection_file}`,
   ];
+  if (!existsSync(main)) message.push(`  (build it first: ${main} is missing; run \`npm run build\`)`);
   if (linked) message.push(`Linked ${path.relative(projectDir, linked)} -> .. so notebooks here can import "grpo-agent-framework".`);
   message.push("", "Use it:");
   if (jupyterPath) {

@@ -15,8 +15,9 @@
  * Steps that arrive faster are folded into the next update (a trailing timer sends the last one
  * when you step by hand).
  *
- * Kernel interrupts: tslab returns from the cell on an interrupt but cannot stop async work, so the
- * trainer must stop itself. With a trainer, the live plot calls `trainer.stop()` on SIGINT while a
+ * Kernel interrupts: in the GRPO TypeScript kernel an interrupt aborts the run through the ambient
+ * signal (`src/core/interrupt.ts`; the step in flight is dropped). Under plain tslab, which returns
+ * from the cell on an interrupt but cannot stop async work, the trainer must stop itself. With a trainer, the live plot calls `trainer.stop()` on SIGINT while a
  * run is going: training ends after the current step and the trainer stays consistent and
  * steppable. To also abort an unfinished rollout, run with {@link withInterrupt}. After an
  * interrupt, `await live.idle()` in the next cell before stepping again.

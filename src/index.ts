@@ -3,6 +3,7 @@ import { registerTfPolicyResolver } from "./model/registry.js";
 
 // Core vocabulary (no tensors): trajectories, rewards, environments, agents, tools, episodes
 export * from "./core/errors.js";
+export { ambientSignal, setAmbientSignal, withAmbientSignal } from "./core/interrupt.js";
 export * from "./core/rng.js";
 export * from "./core/stats.js";
 export * from "./core/trajectory.js";

@@ -2,7 +2,7 @@
  * `grpo kernel install` and `grpo notebook`: notebook setup from the command line.
  */
 import type { Command } from "commander";
-import { INSTALL_JUPYTER_HINT, findProjectDir, installKernel, planNotebook, projectJupyterPath, runNotebook } from "../../kernel/install.js";
+import { INSTALL_JUPYTER_HINT, KERNEL_NAME, findProjectDir, installKernel, planNotebook, projectJupyterPath, runNotebook } from "../../kernel/install.js";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { GrpoError } from "../core/errors.js";
@@ -25,10 +25,10 @@ function parsePort(value: string): number {
 
 /** Adds `kernel install` to `program`. */
 export function registerKernelCommands(program: Command, io: CliIO = consoleIO): void {
-  const kernel = program.command("kernel").description("Manage the Jupyter kernel (tslab) for notebooks");
+  const kernel = program.command("kernel").description("Manage the Jupyter kernel (GRPO TypeScript) for notebooks");
   kernel
     .command("install")
-    .description("Register the TypeScript kernel: for this project (default), --user, or under --prefix")
+    .description("Register the GRPO TypeScript kernel: for this project (default), --user, or under --prefix")
     .option("--user", "install for the current user (every Jupyter and VS Code sees it)")
     .option("--prefix <dir>", "install under DIR/share/jupyter (then set JUPYTER_PATH=DIR/share/jupyter)")
     .option("--project <dir>", "the project folder (default: nearest package.json from here)")
@@ -56,7 +56,7 @@ export function registerNotebookCommand(program: Command, io: CliIO = consoleIO)
         process.exitCode = 1;
         return;
       }
-      if (!existsSync(path.join(projectJupyterPath(projectDir), "kernels", "tslab", "kernel.json"))) {
+      if (!existsSync(path.join(projectJupyterPath(projectDir), "kernels", KERNEL_NAME, "kernel.json"))) {
         const installed = await installKernel({ projectDir });
         io.out(installed.message[0]);
       }

@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { GrpoError, throwIfAborted } from "../core/errors.js";
+import { withAmbientSignal } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import { parseWith } from "../core/validation.js";
 import { KVCache, type Transformer } from "./transformer.js";
@@ -252,9 +253,10 @@ export async function generate(model: Transformer, promptIds: number[][], option
         lastPositionOnly: true,
       }),
     );
+    const signal = withAmbientSignal(opts.signal); // a kernel interrupt stops generation too
     for (let step = 0; step < maxNew; step++) {
       await nextTick();
-      throwIfAborted(opts.signal, "Generation");
+      throwIfAborted(signal, "Generation");
       const values = await logits.data(); // (B, 1, V), read outside tidy
       logits.dispose();
       logits = undefined;

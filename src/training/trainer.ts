@@ -18,6 +18,7 @@ import { Agent, MultiTurnAgent, type AgentConfig } from "../core/agent.js";
 import type { Environment, Scenario } from "../core/environment.js";
 import { runEpisodes } from "../core/episode.js";
 import { AbortedError, GrpoError, throwIfAborted } from "../core/errors.js";
+import { withAmbientSignal } from "../core/interrupt.js";
 import type { RewardFunction } from "../core/reward.js";
 import { mean, std } from "../core/stats.js";
 import { TrajectoryGroup, type MultiTurnTrajectory } from "../core/trajectory.js";
@@ -352,7 +353,8 @@ export class GRPOTrainer {
     }
     this.stepping = true;
     try {
-      return await this.stepOnce(options);
+      // A kernel interrupt (the ambient signal) stops the step like `signal` does.
+      return await this.stepOnce({ ...options, signal: withAmbientSignal(options.signal) });
     } finally {
       this.stepping = false;
     }
@@ -587,7 +589,8 @@ export class GRPOTrainer {
    * Runs steps until the requested number (or the configured total) is reached, `stop()` is called,
    * early stopping triggers, or `signal` aborts. Returns why it ended.
    */
-  async run(options: RunOptions = {}): Promise<TrainEndReason> {
+  async run(runOptions: RunOptions = {}): Promise<TrainEndReason> {
+    const options = { ...runOptions, signal: withAmbientSignal(runOptions.signal) }; // a kernel interrupt stops the run too
     if (this.running) {
       throw new GrpoError("invalid_argument", "This trainer is already running.", { fix: "await the running `run()` or call `trainer.stop()`." });
     }

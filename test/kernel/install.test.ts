@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { GrpoError } from "../../src/core/errors.js";
 import { buildProgram } from "../../src/cli/main.js";
-import { INSTALL_JUPYTER_HINT, KERNEL_NAME, ensureSelfLink, installKernel, planNotebook, tslabBin } from "../../kernel/index.js";
+import { INSTALL_JUPYTER_HINT, KERNEL_NAME, ensureSelfLink, installKernel, kernelMain, planNotebook } from "../../kernel/index.js";
 
 function tempDir(prefix: string): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
@@ -47,15 +47,15 @@ afterEach(() => {
 });
 
 describe("installKernel", () => {
-  it("writes a project-local kernel.json that starts this Node with this package's tslab", async () => {
+  it("writes a project-local kernel.json that starts this Node with this package's kernel", async () => {
     const dir = project();
     const result = await installKernel({ projectDir: dir });
     const kernelJson = path.join(dir, ".jupyter", "share", "jupyter", "kernels", KERNEL_NAME, "kernel.json");
     expect(result.kernelDir).toBe(path.dirname(kernelJson));
     const written = JSON.parse(readFileSync(kernelJson, "utf8"));
     expect(written).toEqual({
-      argv: [process.execPath, tslabBin(), "kernel", "--config-path", "{connection_file}"],
-      display_name: "TypeScript (grpo-agent-framework)",
+      argv: [process.execPath, kernelMain(), "{connection_file}"],
+      display_name: "GRPO TypeScript",
       language: "typescript",
       interrupt_mode: "signal",
     });
@@ -111,8 +111,8 @@ describe("grpo CLI", () => {
     const prefix = tempDir("grpo-cli-");
     const { out, exitCode } = await cli(["kernel", "install", "--prefix", prefix, "--project", project()]);
     expect(exitCode).toBe(0);
-    expect(out[0]).toMatch(/^Registered the Jupyter kernel "tslab"/);
-    expect(out.join("\n")).toContain(path.join(prefix, "share", "jupyter", "kernels", "tslab", "kernel.json"));
+    expect(out[0]).toMatch(/^Registered the Jupyter kernel "grpo-typescript" \(GRPO TypeScript/);
+    expect(out.join("\n")).toContain(path.join(prefix, "share", "jupyter", "kernels", KERNEL_NAME, "kernel.json"));
     expect(out.join("\n")).toContain("npm run notebook");
   });
 
@@ -128,7 +128,7 @@ describe("grpo CLI", () => {
     const dry = await cli(["notebook", "--dry-run", "--no-browser", "--port", "8899", "--project", dir]);
     expect(dry.exitCode).toBe(0);
     expect(dry.out[0]).toMatch(/^Registered the Jupyter kernel/); // installed on first use
-    expect(existsSync(path.join(dir, ".jupyter", "share", "jupyter", "kernels", "tslab", "kernel.json"))).toBe(true);
+    expect(existsSync(path.join(dir, ".jupyter", "share", "jupyter", "kernels", KERNEL_NAME, "kernel.json"))).toBe(true);
     expect(dry.out[dry.out.length - 1]).toBe(
       `JUPYTER_PATH=${path.join(dir, ".jupyter", "share", "jupyter")} ${process.env.GRPO_JUPYTER} notebook --notebook-dir=${path.join(dir, "notebooks")} --port=8899 --no-browser`);
   });

@@ -1,6 +1,6 @@
 """Protocol-level check of the live plot and of kernel interrupts, through jupyter_client.
 
-Starts the project's tslab kernel (found through JUPYTER_PATH), trains a tiny model with a live plot
+Starts the project's GRPO TypeScript kernel (found through JUPYTER_PATH), trains a tiny model with a live plot
 and records the iopub messages of each cell. Then starts a long run, interrupts the kernel once the
 plot has updated, waits for the trainer to stop, and steps it again. Prints one JSON summary on the
 last line of stdout for the vitest test to check. Run with Debian's /usr/bin/python3.
@@ -9,15 +9,10 @@ import json
 import sys
 import time
 
-from jupyter_client.manager import start_new_kernel
+from demo_trainer import TRAINER_SETUP, with_kernel
 
-SETUP = """
-import { MultiTurnAgent, ConversationEnvironment, GRPOTrainer, rewardFunction } from "grpo-agent-framework";
-import { demoModel, liveplot } from "grpo-agent-framework/kernel";
-const agent = new MultiTurnAgent({ modelName: await demoModel({ seed: 0 }), systemPrompt: "You are a helpful AI assistant.", temperature: 0.9, maxNewTokens: 8 });
-const environment = new ConversationEnvironment({ scenarios: [{ id: "hi", userResponses: ["Hi! Can you help me?"] }] });
-const reward = rewardFunction({ name: "length" }, (turns) => Math.min(1, turns.filter((t) => t.role === "assistant").map((t) => t.content.length).reduce((a, b) => a + b, 0) / 40));
-const trainer = await GRPOTrainer.create({ agent: agent, environment: environment, reward: reward, configOverrides: { numGenerations: 4, scenariosPerStep: 1, learningRate: 3e-3 } });
+SETUP = TRAINER_SETUP + """
+import { liveplot } from "grpo-agent-framework/kernel";
 const live = liveplot({ trainer: trainer, minIntervalMs: 200, maxOverhead: 1 }); // every step: this checks messages, not the throttle
 trainer.callbacks.push(live);
 """
@@ -68,45 +63,37 @@ def last_json(messages):
         return {"unexpectedStdout": stdout_of(messages), "unexpectedStderr": stderr_of(messages)}
 
 
-def main():
-    km, kc = start_new_kernel(kernel_name="tslab", startup_timeout=60)
+def script(km, kc):
     summary = {}
-    try:
-        messages, reply = execute(kc, SETUP)
-        summary["setup"] = {"status": reply["status"], "stderr": stderr_of(messages)}
+    messages, reply = execute(kc, SETUP)
+    summary["setup"] = {"status": reply["status"], "stderr": stderr_of(messages)}
 
-        started = time.time()
-        messages, reply = execute(kc, "await trainer.run({ steps: 6 });")
-        summary["run"] = {"status": reply["status"], "displays": displays(messages), "seconds": time.time() - started, "stderr": stderr_of(messages)}
+    started = time.time()
+    messages, reply = execute(kc, "await trainer.run({ steps: 6 });")
+    summary["run"] = {"status": reply["status"], "displays": displays(messages), "seconds": time.time() - started, "stderr": stderr_of(messages)}
 
-        messages, reply = execute(kc, "console.log(JSON.stringify(live.stats()));")
-        summary["stats"] = last_json(messages)
+    messages, reply = execute(kc, "console.log(JSON.stringify(live.stats()));")
+    summary["stats"] = last_json(messages)
 
-        # A long run, interrupted once the live plot has updated at least twice.
-        updates = []
+    # A long run, interrupted once the live plot has updated at least twice.
+    updates = []
 
-        def watch(msg):
-            if msg["msg_type"] == "update_display_data":
-                updates.append(time.time())
-                if len(updates) == 2:
-                    km.interrupt_kernel()
+    def watch(msg):
+        if msg["msg_type"] == "update_display_data":
+            updates.append(time.time())
+            if len(updates) == 2:
+                km.interrupt_kernel()
 
-        messages, reply = execute(kc, "await trainer.run({ steps: 500 });", on_message=watch)
-        summary["interrupted"] = {"status": reply["status"], "updates_before_reply": len(updates), "stderr": stderr_of(messages)[:500]}
-        # tslab aborts every request that arrives within 200 ms of a failed cell (like "run all"
-        # stopping at an error); a person runs the next cell later than that.
-        time.sleep(0.5)
+    messages, reply = execute(kc, "await trainer.run({ steps: 500 });", on_message=watch)
+    summary["interrupted"] = {"status": reply["status"], "ename": reply.get("ename"), "updates_before_reply": len(updates), "stderr": stderr_of(messages)[:500]}
 
-        messages, reply = execute(kc, "const reason = await live.idle();\nconsole.log(JSON.stringify({ reason: reason, stoppedAt: trainer.stepCount }));")
-        summary["after"] = {"status": reply["status"], "stderr": stderr_of(messages), **last_json(messages)}
+    messages, reply = execute(kc, "const reason = await live.idle();\nconsole.log(JSON.stringify({ reason: reason, stoppedAt: trainer.stepCount }));")
+    summary["after"] = {"status": reply["status"], "stderr": stderr_of(messages), **last_json(messages)}
 
-        messages, reply = execute(kc, "await trainer.step();\nconsole.log(JSON.stringify({ after: trainer.stepCount }));")
-        summary["after"].update({"stepStatus": reply["status"], "stepStderr": stderr_of(messages), **last_json(messages)})
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-    print(json.dumps(summary))
+    messages, reply = execute(kc, "await trainer.step();\nconsole.log(JSON.stringify({ after: trainer.stepCount }));")
+    summary["after"].update({"stepStatus": reply["status"], "stepStderr": stderr_of(messages), **last_json(messages)})
+    return summary
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(with_kernel(script))

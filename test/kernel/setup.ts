@@ -1,6 +1,7 @@
 /**
- * Shared setup of the kernel tests that run real notebooks: an up-to-date dist/ (tslab loads the
- * package through `require`, i.e. the built JavaScript), the project-local tslab kernel registered
+ * Shared setup of the kernel tests that run real notebooks: an up-to-date dist/ (the kernel runs from
+ * it and cells load the package through `require`, i.e. the built JavaScript), the project-local
+ * GRPO TypeScript kernel registered
  * under test/artifacts/, and the Debian Jupyter tools. Missing tools fail loudly (never skip).
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -65,7 +66,7 @@ export function requireChromium(): void {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing. Install the Debian packages: apt-get install ${DEBIAN_PACKAGES.join(" ")}`);
 }
 
-/** Registers the tslab kernel under test/artifacts/jupyter; returns the env the Jupyter tools need. */
+/** Registers the GRPO TypeScript kernel under test/artifacts/jupyter; returns the env the Jupyter tools need. */
 export async function kernelEnv(): Promise<NodeJS.ProcessEnv> {
   const prefix = path.join(ARTIFACTS, "jupyter");
   const result = await installKernel({ prefix, projectDir: REPO });
