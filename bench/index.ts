@@ -4,6 +4,7 @@
 //   npm run bench -- --reps 5          # more A/B alternations (default 3)
 //   npm run bench -- --scaling         # the scaling grid (width, context, group size) instead
 //   npm run bench -- --no-grpo         # skip the quick-start GRPO step
+//   npm run bench -- --stock           # also time ours with tfjs's stock wasm kernels (before/after)
 //
 // Measures (a) train-step throughput (forward + backward + AdamW, tokens/s), (b) KV-cache sampling
 // throughput (tokens/s, batch = numGenerations), for the built-in model's config and the issue's table
@@ -18,6 +19,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/model/backend.js";
+import { setWasmKernelsEnabled } from "../src/model/wasm-kernels.js";
 import { modelConfigFromHF, type ModelConfig } from "../src/model/config.js";
 import { resolveGRPOConfig } from "../src/training/config.js";
 import { measureGrpoStep, type GrpoStepResult } from "./lib/grpo-step.js";
@@ -186,6 +188,8 @@ function grpoTable(g: GrpoStepResult): string {
 // Main
 
 interface Args {
+  /** Also measure ours with the stock wasm kernels (before/after of src/model/wasm-kernels.ts). */
+  stock: boolean;
   reps: number;
   scaling: boolean;
   grpo: boolean;
@@ -193,30 +197,49 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { reps: 3, scaling: false, grpo: true, grpoSteps: 3 };
+  const args: Args = { stock: false, reps: 3, scaling: false, grpo: true, grpoSteps: 3 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--reps") args.reps = Math.max(1, Number(argv[++i]));
     else if (a === "--grpo-steps") args.grpoSteps = Math.max(1, Number(argv[++i]));
     else if (a === "--scaling") args.scaling = true;
     else if (a === "--no-grpo") args.grpo = false;
-    else throw new Error(`Unknown option ${a}. Options: --reps N, --grpo-steps N, --scaling, --no-grpo`);
+    else if (a === "--stock") args.stock = true;
+    else throw new Error(`Unknown option ${a}. Options: --reps N, --grpo-steps N, --scaling, --no-grpo, --stock`);
   }
   return args;
 }
 
+/** Runs `run` with our faster wasm kernels switched off (the stock tfjs-backend-wasm kernels). */
+async function withStockKernels<T>(run: () => Promise<T>): Promise<T> {
+  setWasmKernelsEnabled(false);
+  try {
+    return await run();
+  } finally {
+    setWasmKernelsEnabled(true);
+  }
+}
+
 async function measureWorkload(
-  w: Workload, torch: TorchReference[], reps: number, iters: { train: number; sample: number },
+  w: Workload, torch: TorchReference[], reps: number, iters: { train: number; sample: number }, stock = false,
 ): Promise<{ train: Measured; sample: Measured }> {
   const { batch, steps } = w.train;
   const s = w.sample;
+  const stockTrain: { label: string; run: Runner }[] = stock
+    ? [{ label: "ours, stock kernels", run: (n, wu) => withStockKernels(() => oursTrain(w.config, batch, steps, n, wu)) }]
+    : [];
+  const stockSample: { label: string; run: Runner }[] = stock
+    ? [{ label: "ours, stock kernels", run: (n, wu) => withStockKernels(() => oursSample(w.config, s.batch, s.prompt, s.newTokens, n, wu)) }]
+    : [];
   const trainSides = alternate([
     { label: "ours (tfjs)", run: (n, wu) => oursTrain(w.config, batch, steps, n, wu) },
+    ...stockTrain,
     ...torch.map((t) => ({ label: `PyTorch ${t.threads}T`, run: (n: number, wu: number) => t.train(w.config, batch, steps, n, wu) })),
   ], reps, iters.train, 2);
   const train: Measured = { workload: w.name, kind: "train", tokens: batch * steps, flops: trainFlops(w.config, batch, steps), sides: await trainSides };
   const sampleSides = await alternate([
     { label: "ours (tfjs)", run: (n, wu) => oursSample(w.config, s.batch, s.prompt, s.newTokens, n, wu) },
+    ...stockSample,
     ...torch.map((t) => ({ label: `PyTorch ${t.threads}T`, run: (n: number, wu: number) => t.sample(w.config, s.batch, s.prompt, s.newTokens, n, wu) })),
   ], reps, iters.sample, 1);
   const sample: Measured = {
@@ -305,14 +328,15 @@ async function main(): Promise<void> {
         console.log(grpoTable(grpo));
         console.log(
           `episodes per step ${grpo.episodesPerStep}; outside model math ${pct(grpo.outsideModelShare)} of the step; ` +
-            `tensors leaked per step ${grpo.tensorDeltaPerStep.join(", ")}; peak RSS ${f0(grpo.peakRssMiB)} MiB`,
+            `tensors leaked per step ${grpo.tensorDeltaPerStep.join(", ")}; peak RSS ${f0(grpo.peakRssMiB)} MiB ` +
+            `(wasm heap ${f0(grpo.wasmHeapMiB)} MiB, JS heap ${f0(grpo.jsHeapMiB)} MiB)`,
         );
         results.grpoStep = grpo;
       }
       const summaries: Summary[] = [];
       for (const w of await workloads()) {
         console.log(`\n${w.name}: ${describe(w.config)}; ${args.reps} alternations…`);
-        const m = await measureWorkload(w, torch, args.reps, { train: 3, sample: 1 });
+        const m = await measureWorkload(w, torch, args.reps, { train: 3, sample: 1 }, args.stock);
         summaries.push(
           ...summarise(m.train, `${w.train.batch}×${w.train.steps}`, ceiling),
           ...summarise(m.sample, `batch ${w.sample.batch}, ${w.sample.prompt}+${w.sample.newTokens}`, ceiling),

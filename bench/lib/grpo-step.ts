@@ -37,6 +37,15 @@ export interface GrpoStepResult {
   tensorDeltaPerStep: number[];
   /** Peak resident set size of this process so far, MiB. */
   peakRssMiB: number;
+  /** Size of the wasm backend's heap (it grows, never shrinks), MiB; 0 on other backends. */
+  wasmHeapMiB: number;
+  /** V8's JavaScript heap in use, MiB. */
+  jsHeapMiB: number;
+}
+
+function wasmHeapBytes(): number {
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
+  return heap?.length ?? 0;
 }
 
 interface Clock {
@@ -141,5 +150,7 @@ export async function measureGrpoStep(steps: number, warmup = 1): Promise<GrpoSt
   return {
     episodesPerStep, steps: breakdowns, median, outsideModelShare: 1 - model / median.total, tensorDeltaPerStep,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    wasmHeapMiB: wasmHeapBytes() / 2 ** 20,
+    jsHeapMiB: process.memoryUsage().heapUsed / 2 ** 20,
   };
 }

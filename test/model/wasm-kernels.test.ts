@@ -60,7 +60,7 @@ describe("wasm BatchMatMul kernel", () => {
       const a = randomValues(batch * m * k, rng);
       const b = randomValues(batch * k * n, rng);
       const before = tf.memory().numTensors;
-      const product = tf.tidy(() => tf.matMul(tf.tensor(a, [...lead, m, k]) as tf.Tensor3D, tf.tensor(b, [...lead, k, n]) as tf.Tensor3D));
+      const product = tf.tidy(() => tf.matMul(tf.tensor(a, [...lead, m, k]), tf.tensor(b, [...lead, k, n])));
       expect(product.shape).toEqual([...lead, m, n]);
       expect(maxAbsDiff(product.dataSync(), referenceProduct(a, b, batch, m, k, n))).toBeLessThan(1e-4);
       product.dispose();
