@@ -23,6 +23,7 @@ import { setWasmKernelsEnabled } from "../src/model/wasm-kernels.js";
 import { modelConfigFromHF, type ModelConfig } from "../src/model/config.js";
 import { resolveGRPOConfig } from "../src/training/config.js";
 import { measureGrpoStep, type GrpoStepResult } from "./lib/grpo-step.js";
+import { profileSteps, type StepProfile } from "./lib/profile.js";
 import { disposeModels, oursSample, oursSgemm, oursTrain, sampleFlops, trainFlops } from "./lib/ours.js";
 import { missingSetup, TorchReference, type TorchInfo } from "./lib/torch.js";
 
@@ -184,6 +185,14 @@ function grpoTable(g: GrpoStepResult): string {
   return table(["phase", "seconds", "share"], rows.map(([name, s]) => [name, s.toFixed(3), pct(s / m.total)]));
 }
 
+function profileTable(p: StepProfile): string {
+  const rows = p.byKernel.slice(0, 8).map((k) => [k.name, String(k.calls), f1(k.ms), pct(k.ms / p.kernelMs)]);
+  const head = `${p.what}: wall ${f1(p.wallMs)} ms (median), kernels ${f1(p.kernelMs)} ms in ${p.kernels} calls ` +
+    `(${pct(Math.min(1, p.kernelMs / p.wallMs))} of the wall time; the rest is JavaScript: tfjs's engine and ours)`;
+  const shapes = p.byShape.slice(0, 5).map((s) => `    ${f1(s.ms).padStart(7)} ms  ${s.calls}×  ${s.key}`).join("\n");
+  return `${head}\n${table(["kernel", "calls", "ms", "share"], rows)}\n  largest by shape:\n${shapes}`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 
@@ -261,7 +270,8 @@ async function scalingGrid(torch: TorchReference[], ceiling: number): Promise<Su
   }
   for (const ctx of [64, 128, 256, 512]) {
     const config = { ...base, nPositions: ctx };
-    points.push({ name: `context ${ctx}`, config, train: { batch: 8, steps: ctx }, sample: { batch: 8, prompt: ctx / 2, newTokens: ctx / 2 } });
+    // Sampling: 32 new tokens after a prompt that fills the rest of the window (decoding at long context).
+    points.push({ name: `context ${ctx}`, config, train: { batch: 8, steps: ctx }, sample: { batch: 8, prompt: ctx - 32, newTokens: 32 } });
   }
   for (const g of [4, 8, 16, 32]) {
     points.push({ name: `group ${g}`, config: base, train: { batch: g, steps: 64 }, sample: { batch: g, prompt: 1, newTokens: 63 } });
@@ -346,6 +356,10 @@ async function main(): Promise<void> {
       console.log(`\n${ratioTable(summaries)}`);
       console.log("ours ÷ it = its time / our time (> 1: we are faster), median over alternations (min–max).");
       results.summaries = summaries;
+      console.log("\nProfile of our side (table config; tf.profile kernel times):");
+      const profiles = await profileSteps(TABLE_CONFIG, 8, 64, 32);
+      for (const p of profiles) console.log(profileTable(p));
+      results.profiles = profiles;
     }
   } finally {
     for (const t of torch) t.close();

@@ -146,9 +146,10 @@ export async function measureGrpoStep(steps: number, warmup = 1): Promise<GrpoSt
   }
   const keys = Object.keys(breakdowns[0]) as (keyof StepBreakdown)[];
   const median = Object.fromEntries(keys.map((k) => [k, medianOf(breakdowns.map((b) => b[k]))])) as unknown as StepBreakdown;
-  const model = median.rolloutModel + median.logprob + median.backward + median.optimizer;
+  // Per step, then the median (a sum of per-phase medians need not match the median total).
+  const outside = breakdowns.map((b) => 1 - (b.rolloutModel + b.logprob + b.backward + b.optimizer) / b.total);
   return {
-    episodesPerStep, steps: breakdowns, median, outsideModelShare: 1 - model / median.total, tensorDeltaPerStep,
+    episodesPerStep, steps: breakdowns, median, outsideModelShare: medianOf(outside), tensorDeltaPerStep,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     wasmHeapMiB: wasmHeapBytes() / 2 ** 20,
     jsHeapMiB: process.memoryUsage().heapUsed / 2 ** 20,
