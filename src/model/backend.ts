@@ -13,6 +13,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { GrpoError } from "../core/errors.js";
+import { installWasmKernels } from "./wasm-kernels.js";
 
 /** A backend this library can run on. */
 export type BackendName = "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
@@ -126,6 +127,7 @@ async function activate(name: BackendName): Promise<Attempt> {
     return { available: false, reason: `initialisation failed: ${describeCause(error)}` };
   }
   if (!ok) return { available: false, reason: "initialisation failed (tfjs could not start it)" };
+  if (name === "wasm") installWasmKernels();
   return { available: true, reason: await describeActive(name) };
 }
 

@@ -348,16 +348,23 @@ function causalSelfAttention(
   const [q, k, v] = tf.split(tf.reshape(qkv, [B, T, 3 * C]), 3, 2); // 3 × (B, T, C)
   const query = tf.transpose(tf.reshape(q, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
   let value = tf.transpose(tf.reshape(v, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
-  let keyT: tf.Tensor4D;
+  let rawScores: tf.Tensor4D; // (B, nh, T, Tk)
   if (cache === undefined) {
-    keyT = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 3, 1]) as tf.Tensor4D; // (B, nh, hs, T)
+    const keyT = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 3, 1]) as tf.Tensor4D; // (B, nh, hs, T)
+    rawScores = batchMatMul(query, keyT);
   } else {
     const key = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
     const all = cache.appendLayer(layer, key, value); // (B, nh, Tk, hs) each
-    keyT = tf.transpose(all.key, [0, 1, 3, 2]) as tf.Tensor4D; // (B, nh, hs, Tk)
     value = all.value;
+    // Decoding (one query row): multiply by the cached keys with transposeB instead of copying all of
+    // them transposed every step. On wasm a one-row product runs the same loop either way (same sums,
+    // same order); copying the cache cost O(Tk) per layer per token. Longer inputs (prefill) keep the
+    // explicit transpose, whose plain product is the fast path.
+    rawScores = T === 1
+      ? (tf.matMul(query, all.key, false, true) as tf.Tensor4D)
+      : batchMatMul(query, tf.transpose(all.key, [0, 1, 3, 2]) as tf.Tensor4D); // (B, nh, hs, Tk)
   }
-  let scores = tf.mul(batchMatMul(query, keyT), 1 / Math.sqrt(hs)) as tf.Tensor4D; // (B, nh, T, Tk)
+  let scores = tf.mul(rawScores, 1 / Math.sqrt(hs)) as tf.Tensor4D; // (B, nh, T, Tk)
   if (bias !== null) scores = tf.add(scores, bias); // bias (B or 1, 1, T, Tk) broadcasts over heads
   const weights = tf.softmax(scores) as tf.Tensor4D; // (B, nh, T, Tk), over keys
   const heads = batchMatMul(weights, value); // (B, nh, T, hs)
