@@ -50,7 +50,7 @@ export function quickStartSpec(options: ExampleOptions = {}): ExampleSpec {
   // 3. Train (helpfulness 0.4, safety 0.3, engagement 0.3, as in the guide) and 4. measure
   return {
     name: "quick_start", agent, environment, evalEnvironment, reward: helpfulAgentReward(),
-    profile: "balanced", numEpisodes: 192,
+    profile: "balanced", numEpisodes: 256,
   };
 }
 
