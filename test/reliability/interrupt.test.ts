@@ -98,13 +98,14 @@ describe("grpo train and Ctrl-C", () => {
 
   it("two SIGINTs: the unfinished step is discarded, the last completed step is saved, exit 130 without summary", async () => {
     const work = mkdtempSync(path.join(tmpdir(), "sigint-2-"));
-    // 300 ms into step 2 (a step takes > 1 s here: 24 new tokens per turn), then a second press.
-    const run = await trainWithInterrupts(baseArgs(work, 24), 1, 2, 300);
+    // Soon after step 1 ends (during step 2, or a later one on a fast machine), then a second press.
+    const run = await trainWithInterrupts(baseArgs(work, 24), 1, 2, 100);
     expect(run.stderr).toContain("Stopping now: the unfinished step is discarded; saving, then exiting.");
-    expect(run.stdout).toContain("Step 2 did not finish and was discarded.");
+    const done = stepLines(run.stdout).length;
+    expect(done).toBeGreaterThanOrEqual(1);
+    expect(run.stdout).toContain(`Step ${done + 1} did not finish and was discarded.`);
     expect(run.code).toBe(130);
     expect(run.stdout).not.toContain("Training Complete");
-    const done = stepLines(run.stdout).length;
     const saved = path.join(work, "saved");
     await verifyCheckpointDir(saved);
     expect(stateStep(saved)).toBe(done);
