@@ -75,6 +75,29 @@ describe("liveplot", () => {
     expect(() => liveplot({ maxOverhead: 0 })).toThrow(/maxOverhead/);
   });
 
+  it("keeps the run's total plotting time within maxOverhead even when each update costs more than the last", () => {
+    // Rising costs defeat a rule that only spaces updates by the last one's cost (each update then
+    // pays twice what the gap was sized for); the run-wide budget keeps the total within the share.
+    const paid: number[] = [];
+    setDisplaySink((message, update) => {
+      sent.push({ message, update, at: performance.now() });
+      const cost = Math.min(256, 2 ** paid.length);
+      paid.push(cost);
+      vi.advanceTimersByTime(cost);
+    });
+    const live = liveplot({ minIntervalMs: 0, maxOverhead: 0.1 });
+    const runStart = performance.now();
+    simulateRun(live, 600, 10);
+    expect(sent.length).toBeGreaterThanOrEqual(6);
+    // Each update (the unconditional final one aside) starts only once the time spent so far plus one
+    // more update at the last one's cost fits in 10 % of the run's time: the total overshoots the
+    // share by at most how much an update's cost was underestimated.
+    for (let k = 1; k < sent.length - 1; k++) {
+      const spentBefore = paid.slice(0, k).reduce((a, b) => a + b, 0);
+      expect(spentBefore + paid[k - 1]).toBeLessThanOrEqual(0.1 * (sent[k].at - runStart) + 1e-9);
+    }
+  });
+
   it("shows status, the history chart as an image and the latest groups in a <details> section", () => {
     const live = liveplot({ minIntervalMs: 0, tokenizer });
     simulateRun(live, 2, 10);
