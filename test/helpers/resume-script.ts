@@ -8,29 +8,16 @@
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { MultiTurnAgent } from "../../src/core/agent.js";
-import { ConversationEnvironment } from "../../src/core/environment.js";
-import { rewardFunction } from "../../src/core/reward.js";
 import { selectBackend } from "../../src/model/backend.js";
 import { TfPolicy } from "../../src/model/policy.js";
 import { GRPOTrainer } from "../../src/training/trainer.js";
+import { yesShareReward, yesTaskEnvironment } from "./yes-task.js";
 
 const [modelDir, mode, stepsArg, a, b] = process.argv.slice(2);
 const steps = Number(stepsArg);
 
-const environment = new ConversationEnvironment({
-  scenarios: [
-    { id: "hello", userResponses: ["Hi! Can you help me?", "Thanks!"] },
-    { id: "python", userResponses: ["I need advice on learning Python."] },
-    { id: "device", userResponses: ["My device is not working.", "I tried restarting it."] },
-  ],
-  maxTurns: 2,
-});
-const reward = rewardFunction({ name: "yes_share" }, (turns) => {
-  const text = turns.filter((t) => t.role === "assistant").map((t) => t.content).join(" ");
-  let n = 0;
-  for (const ch of text) if ("yes".includes(ch)) n++;
-  return text.length ? n / text.length : 0;
-});
+const environment = yesTaskEnvironment();
+const reward = yesShareReward();
 // beta > 0 and numIterations 2 exercise the reference model and the old-log-prob pass across resume.
 const overrides = { learningRate: 1e-2, numGenerations: 4, scenariosPerStep: 1, gradientAccumulationSteps: 2, maxSteps: 6, beta: 0.04, numIterations: 2, seed: 5, lrScheduler: "cosine", warmupRatio: 0.2 };
 

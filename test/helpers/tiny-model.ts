@@ -2,7 +2,7 @@
  * Builds a tiny, randomly initialised model folder for end-to-end tests: a byte-level BPE tokenizer
  * trained on a small fixed corpus, the built-in chat template, and a GPT-2 with random weights.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { BUILTIN_SPECIAL_TOKENS, builtinTokenizerConfig, trainBPE } from "../../src/model/bpe-trainer.js";
@@ -54,4 +54,15 @@ export async function makeTinyModel(options: TinyModelOptions = {}): Promise<str
   const dir = path.join(mkdtempSync(path.join(tmpdir(), "tiny-model-")), "model");
   await saveModelFolder(dir, config, params, { files: { ...tokenizer.toFiles() } });
   return dir;
+}
+
+/**
+ * Removes a folder made by {@link makeTinyModel} (its `tiny-model-*` temp parent), refusing anything
+ * else so a wrong path can never delete more than the test created.
+ */
+export function removeTinyModel(modelDir: string | undefined): void {
+  if (modelDir === undefined) return;
+  const parent = path.dirname(modelDir);
+  if (!path.basename(parent).startsWith("tiny-model-")) throw new Error(`refusing to remove ${parent}: not a tiny-model temp folder`);
+  rmSync(parent, { recursive: true, force: true });
 }

@@ -12,10 +12,10 @@ import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import path from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KERNEL_NAME } from "../../kernel/install.js";
-import { ARTIFACTS, CHROMIUM, PYTHON, REPO, ensureDist, kernelEnv, nbconvertArgv, requireChromium, requireJupyter, run } from "./setup.js";
+import { ARTIFACTS, PYTHON, launchChromium, REPO, ensureDist, kernelEnv, nbconvertArgv, requireChromium, requireJupyter, run } from "./setup.js";
 
 interface Output {
   output_type: string;
@@ -128,10 +128,7 @@ describe("tutorial notebooks", () => {
   describe("exported to HTML, in headless Chromium", () => {
     let browser: Browser;
     beforeAll(async () => {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-      });
+      browser = await launchChromium();
     }, 60_000);
     afterAll(async () => {
       await browser?.close();

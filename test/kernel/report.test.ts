@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { Command } from "commander";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildReport, writeReport } from "../../kernel/report.js";
 import { registerReportCommand } from "../../src/cli/report-command.js";
@@ -19,8 +19,8 @@ import { CompositeReward, rewardFunction } from "../../src/core/reward.js";
 import { selectBackend } from "../../src/model/backend.js";
 import { TfPolicy } from "../../src/model/policy.js";
 import { GRPOTrainer } from "../../src/training/trainer.js";
-import { makeTinyModel } from "../helpers/tiny-model.js";
-import { ARTIFACTS, CHROMIUM, requireChromium } from "./setup.js";
+import { makeTinyModel, removeTinyModel } from "../helpers/tiny-model.js";
+import { ARTIFACTS, launchChromium, requireChromium } from "./setup.js";
 
 const SCREENSHOTS = path.join(ARTIFACTS, "screenshots");
 const EVIL_ID = `<img src=x onerror="window.__pwned='id'">`;
@@ -52,16 +52,13 @@ beforeAll(async () => {
   });
   await trainer.run({ steps: 3 });
   trainer.dispose();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
   if (work) rmSync(work, { recursive: true, force: true });
-  if (modelDir) rmSync(path.dirname(modelDir), { recursive: true, force: true });
+  removeTinyModel(modelDir);
 });
 
 describe("grpo report", () => {

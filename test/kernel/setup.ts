@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { chromium, type Browser } from "playwright-core";
 import { ensureSelfLink, installKernel } from "../../kernel/install.js";
 
 /** The repository root. */
@@ -18,6 +19,14 @@ export const ARTIFACTS = path.join(REPO, "test", "artifacts");
 export const PYTHON = "/usr/bin/python3";
 /** Debian's Chromium, driven by playwright-core. */
 export const CHROMIUM = "/usr/bin/chromium";
+
+/** Debian's Chromium, headless and offline-friendly (no background networking, updates or sync). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+}
 /** The Debian packages these tests need (installed by `npm test`'s pretest and `.ci/run`). */
 export const DEBIAN_PACKAGES = ["jupyter-notebook", "python3-nbconvert", "python3-nbclient", "python3-jupyter-client", "python3-jupyter-kernel-test", "chromium"];
 

@@ -14,10 +14,9 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
 import { MultiTurnAgent } from "../../src/core/agent.js";
-import { ConversationEnvironment } from "../../src/core/environment.js";
-import { rewardFunction } from "../../src/core/reward.js";
 import { selectBackend } from "../../src/model/backend.js";
 import { TfPolicy } from "../../src/model/policy.js";
+import { yesShareReward, yesTaskEnvironment } from "../helpers/yes-task.js";
 import { GRPOTrainer } from "../../src/training/trainer.js";
 import { makeTinyModel } from "../helpers/tiny-model.js";
 
@@ -47,18 +46,8 @@ async function main(): Promise<void> {
   await selectBackend({ backend: "wasm" });
   const modelDir = await makeTinyModel({ seed: 5 });
   const runDir = mkdtempSync(path.join(tmpdir(), "soak-"));
-  const environment = new ConversationEnvironment({
-    scenarios: [
-      { id: "hello", userResponses: ["Hi! Can you help me?", "Thanks!"] },
-      { id: "python", userResponses: ["I need advice on learning Python."] },
-      { id: "device", userResponses: ["My device is not working.", "I tried restarting it."] },
-    ],
-    maxTurns: 2,
-  });
-  const reward = rewardFunction({ name: "yes_share" }, (turns) => {
-    const text = turns.filter((t) => t.role === "assistant").map((t) => t.content).join(" ");
-    return text.length ? [...text].filter((ch) => "yes".includes(ch)).length / text.length : 0;
-  });
+  const environment = yesTaskEnvironment();
+  const reward = yesShareReward();
   const agent = new MultiTurnAgent({ modelName: modelDir, systemPrompt: "Be nice.", temperature: 1, maxNewTokens: 6 });
   agent.policy = await TfPolicy.fromFolder(modelDir);
   const samples: Sample[] = [];

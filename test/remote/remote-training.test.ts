@@ -18,8 +18,7 @@ import { RemotePolicy } from "../../src/remote/policy.js";
 import { startChatServer, type ChatServer } from "../../src/server/openai-server.js";
 import { GRPOTrainer } from "../../src/training/trainer.js";
 import { ScriptedPolicy } from "../helpers/scripted-policy.js";
-import { makeTinyModel } from "../helpers/tiny-model.js";
-import { removeTinyModel } from "./cleanup.js";
+import { makeTinyModel, removeTinyModel } from "../helpers/tiny-model.js";
 
 /** Records what reaches a policy, then delegates. */
 class Recording implements Policy {

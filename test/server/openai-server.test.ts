@@ -18,9 +18,8 @@ import { configureRemoteModels } from "../../src/remote/resolver.js";
 import { startChatServer, type ChatServer } from "../../src/server/openai-server.js";
 import { evaluate } from "../../src/training/evaluate.js";
 import { GRPOTrainer } from "../../src/training/trainer.js";
-import { makeTinyModel } from "../helpers/tiny-model.js";
+import { makeTinyModel, removeTinyModel } from "../helpers/tiny-model.js";
 import { ScriptedPolicy } from "../helpers/scripted-policy.js";
-import { removeTinyModel } from "../remote/cleanup.js";
 
 let modelDir: string;
 let policy: TfPolicy;

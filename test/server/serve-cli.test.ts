@@ -16,8 +16,7 @@ import { loadServedPolicy, serveCommand } from "../../src/cli/serve-command.js";
 import { selectBackend } from "../../src/model/backend.js";
 import { TfPolicy } from "../../src/model/policy.js";
 import { GRPOTrainer } from "../../src/training/trainer.js";
-import { makeTinyModel } from "../helpers/tiny-model.js";
-import { removeTinyModel } from "../remote/cleanup.js";
+import { makeTinyModel, removeTinyModel } from "../helpers/tiny-model.js";
 
 const CLI = path.resolve("dist/src/cli/main.js");
 let modelDir: string;
