@@ -29,6 +29,7 @@ import { TfPolicy } from "../../src/model/policy.js";
 import { resolveModelFolder } from "../../src/model/registry.js";
 import { loadModelFolder } from "../../src/model/weights.js";
 import { resolveGRPOConfig } from "../../src/training/config.js";
+import { startRolloutWorker } from "../../src/training/distributed/redis-rollouts.js";
 import { GRPOTrainer, loadAgentFromCheckpoint } from "../../src/training/trainer.js";
 import { registerTrainCommand } from "../../src/cli/train-command.js";
 import { LLMJudgeReward } from "../../src/core/rewards/llm-judge.js";
@@ -632,4 +633,10 @@ export const BAD_INPUTS: BadInput[] = [
     run: () => thrown(() => new LLMJudgeReward({ rubric: "", judge: new ScriptedPolicy(["Score: 1/10"]) })),
     code: "invalid_reward",
     message: "Invalid LLMJudgeReward. Field: `LLMJudgeReward.rubric`. Got: \"\". Expected: a non-empty rubric. Fix: pass one options object with camelCase keys, e.g. `new LLMJudgeReward({ rubric: \"Helpful, correct and polite.\", judge: \"openai:gpt-4o-mini\" })`; weight is a finite number >= 0." },
+
+  // ---------------------------------------------------------------------------------------------
+  { area: "Distributed training", input: "a rollout worker pointed at a Redis server that is not running",
+    run: () => thrown(() => startRolloutWorker({ redisUrl: "redis://127.0.0.1:9" })),
+    code: "distributed_failed",
+    message: "Cannot reach Redis at redis://127.0.0.1:9: connect ECONNREFUSED 127.0.0.1:9. Field: `redis`. Got: \"redis://127.0.0.1:9\". Expected: a running Redis server at that URL. Fix: start one (`redis-server --port 6379`, Debian package redis-server) or pass the right URL (redis://host:port)." },
 ];

@@ -91,6 +91,31 @@ export function redisConnection(redisUrl: string): RedisOptions {
   };
 }
 
+/**
+ * Connects once, without retries, and pings: an unreachable or refusing server is a clear error now
+ * instead of ioredis retrying forever while printing "Unhandled error event".
+ */
+async function assertRedisReachable(connection: RedisOptions, redisUrl: string): Promise<void> {
+  const probe = new Redis({ ...connection, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  let failure: unknown;
+  probe.on("error", (error: unknown) => { failure ??= error; });
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (error) {
+    failure ??= error;
+  } finally {
+    probe.disconnect();
+  }
+  if (failure === undefined) return;
+  const reason = failure instanceof Error ? failure.message : String(failure);
+  throw new GrpoError("distributed_failed", `Cannot reach Redis at ${redisUrl}: ${reason}.`, {
+    field: "redis", value: redisUrl, expected: "a running Redis server at that URL",
+    fix: "start one (`redis-server --port 6379`, Debian package redis-server) or pass the right URL (redis://host:port).",
+    cause: failure,
+  });
+}
+
 const keys = (queue: string) => ({
   model: (run: string) => `grpo:${queue}:model:${run}`,
   weights: (run: string, version: number) => `grpo:${queue}:weights:${run}:${version}`,
@@ -127,6 +152,7 @@ export class RedisRollouts {
   /** Connects to the queue (and its event stream). */
   static async connect(options: RedisRolloutOptions): Promise<RedisRollouts> {
     const connection = redisConnection(options.redisUrl);
+    await assertRedisReachable(connection, options.redisUrl);
     const name = options.queueName ?? DEFAULT_QUEUE;
     const queue = new Queue(name, { connection });
     const events = new QueueEvents(name, { connection });
@@ -247,6 +273,7 @@ export interface RolloutWorker {
 /** The worker's side: takes sampling jobs from the queue until closed. */
 export async function startRolloutWorker(options: RolloutWorkerOptions): Promise<RolloutWorker> {
   const connection = redisConnection(options.redisUrl);
+  await assertRedisReachable(connection, options.redisUrl);
   const name = options.queueName ?? DEFAULT_QUEUE;
   const names = keys(name);
   const log = options.log ?? (() => undefined);
