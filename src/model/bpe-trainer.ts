@@ -47,6 +47,14 @@ export interface TrainBPEOptions {
   specialTokens: string[];
   /** A pair must occur at least this many times in the corpus to be merged. Default 2. */
   minFrequency?: number;
+  /**
+   * Split every digit into its own word before GPT-2's pattern (Hugging Face's `Digits` pre-tokenizer
+   * with `individual_digits`, as Llama and Qwen do). A number is then the same tokens wherever it
+   * stands: `37` in "What is 37?" and in `"expression": "37 + 5"` are both `3`, `7`, whereas GPT-2's
+   * pattern makes the first ` 37` and the second `37`, two unrelated tokens. Small models learn to
+   * copy numbers only when they are the same tokens. Default false (plain GPT-2 pre-tokenisation).
+   */
+  individualDigits?: boolean;
 }
 
 const MAX_VOCAB = 1 << 20;
@@ -58,13 +66,32 @@ const optionsSchema = z
     vocabSize: z.number().int().min(257).max(MAX_VOCAB),
     specialTokens: z.array(z.string().min(1)),
     minFrequency: z.number().int().min(1).optional(),
+    individualDigits: z.boolean().optional(),
   })
   .strict();
 
-/** Splits texts at special tokens and the GPT-2 pattern; counts each distinct word. */
-export function countWords(texts: Iterable<string>, specialTokens: readonly string[]): Map<string, number> {
+/**
+ * The split of Hugging Face's `Digits` pre-tokenizer with `individual_digits: true` (the pattern
+ * `@huggingface/tokenizers` applies): runs of non-digits, and each digit alone.
+ */
+const INDIVIDUAL_DIGITS_PATTERN = "[^\\d]+|\\d";
+
+/** The `pre_tokenizer` of a tokenizer.json for the given digit handling (see {@link TrainBPEOptions}). */
+export function byteLevelPreTokenizer(individualDigits: boolean): Record<string, unknown> {
+  const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
+  return individualDigits
+    ? { type: "Sequence", pretokenizers: [{ type: "Digits", individual_digits: true }, byteLevel] }
+    : byteLevel;
+}
+
+/**
+ * Splits texts at special tokens, then (with `individualDigits`) around every digit, then with
+ * GPT-2's pattern; counts each distinct word.
+ */
+export function countWords(texts: Iterable<string>, specialTokens: readonly string[], options: { individualDigits?: boolean } = {}): Map<string, number> {
   const counts = new Map<string, number>();
   const wordPattern = new RegExp(GPT2_SPLIT_PATTERN, "gu");
+  const digitPattern = options.individualDigits ? new RegExp(INDIVIDUAL_DIGITS_PATTERN, "gu") : null;
   // Longest first, so that a special token containing another one is cut out whole.
   const alternatives = [...specialTokens]
     .sort((a, b) => b.length - a.length)
@@ -81,7 +108,9 @@ export function countWords(texts: Iterable<string>, specialTokens: readonly stri
     }
     index++;
     for (const piece of specialPattern === null ? [text] : text.split(specialPattern)) {
-      for (const word of piece.match(wordPattern) ?? []) counts.set(word, (counts.get(word) ?? 0) + 1);
+      for (const part of digitPattern === null ? [piece] : (piece.match(digitPattern) ?? [])) {
+        for (const word of part.match(wordPattern) ?? []) counts.set(word, (counts.get(word) ?? 0) + 1);
+      }
     }
   }
   return counts;
@@ -273,7 +302,7 @@ export function trainBPE(texts: Iterable<string>, options: TrainBPEOptions): HFT
   }
 
   const tokenText = [...BYTE_TO_CHAR, ...specials];
-  const merges = learnMerges(countWords(texts, specials), opts.vocabSize - firstMergeId, {
+  const merges = learnMerges(countWords(texts, specials, { individualDigits: opts.individualDigits }), opts.vocabSize - firstMergeId, {
     firstMergeId,
     minFrequency: opts.minFrequency ?? 2,
     tokenText,
@@ -299,7 +328,7 @@ export function trainBPE(texts: Iterable<string>, options: TrainBPEOptions): HFT
     padding: null,
     added_tokens: addedTokens,
     normalizer: null,
-    pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+    pre_tokenizer: byteLevelPreTokenizer(opts.individualDigits ?? false),
     post_processor: { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: true },
     decoder: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
     model: {

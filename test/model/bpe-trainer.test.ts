@@ -157,6 +157,49 @@ describe("trainBPE: the tokenizer.json it returns", () => {
   });
 });
 
+describe("trainBPE: individualDigits", () => {
+  // Numbers everywhere, with and without a leading space, so that GPT-2's pattern would merge them.
+  const rng = Rng.fromSeed(3);
+  const texts = Array.from({ length: 400 }, () => {
+    const [a, b] = [10 + rng.int(990), 10 + rng.int(990)];
+    return `What is ${a} + ${b}? <tool_call>{"expression": "${a} + ${b}"}</tool_call> ${a + b}.`;
+  });
+  const digits = trainBPE(texts, { vocabSize: 600, specialTokens: specials, individualDigits: true });
+  const gpt2 = trainBPE(texts, { vocabSize: 600, specialTokens: specials });
+
+  it("writes HF's Digits pre-tokenizer before ByteLevel, and no merge contains a digit next to anything", () => {
+    expect(digits.pre_tokenizer).toEqual({
+      type: "Sequence",
+      pretokenizers: [{ type: "Digits", individual_digits: true }, expect.objectContaining({ type: "ByteLevel", use_regex: true })],
+    });
+    const merged = Object.keys(digits.model.vocab).slice(259);
+    expect(merged.filter((t) => /\d/.test(t))).toEqual([]);
+    // Without the option the same corpus does merge digits (the test would be vacuous otherwise).
+    expect(Object.keys(gpt2.model.vocab).slice(259).some((t) => /\d\d|Ġ\d/.test(t))).toBe(true);
+  });
+
+  it("gives a number the same token ids in prose and inside a tool call, and round-trips", () => {
+    const tok = ChatTokenizer.fromJSON(digits, builtinTokenizerConfig());
+    const prose = tok.encode("What is 407 + 38?");
+    const call = tok.encode('{"expression": "407 + 38"}');
+    const digitIds = (text: string) => [...text].map((c) => tok.encode(c)[0]);
+    const sub = (ids: number[], part: number[]) => ids.some((_, i) => part.every((id, j) => ids[i + j] === id));
+    for (const ids of [prose, call]) {
+      expect(sub(ids, digitIds("407"))).toBe(true);
+      expect(sub(ids, digitIds("38"))).toBe(true);
+    }
+    for (const text of ["What is 407 + 38?", "x1 2.50 3,000 ٣ 10x", texts[7]]) expect(tok.decode(tok.encode(text))).toBe(text);
+    // The words our trainer counts are the pieces the library's pre-tokenizer produces (its
+    // `pre_tokenizer` is internal, hence the narrow cast; a change there fails here, loudly).
+    const lib = new Tokenizer(digits, { clean_up_tokenization_spaces: false }) as unknown as { pre_tokenizer: { pre_tokenize(text: string): string[] } };
+    const libCounts = new Map<string, number>();
+    for (const text of texts) for (const piece of lib.pre_tokenizer.pre_tokenize(text)) libCounts.set(piece, (libCounts.get(piece) ?? 0) + 1);
+    const toSymbols = (word: string) => [...new TextEncoder().encode(word)].map((b) => BYTE_TO_CHAR[b]).join("");
+    const ours = new Map([...countWords(texts, specials, { individualDigits: true })].map(([w, n]) => [toSymbols(w), n]));
+    expect(ours).toEqual(libCounts);
+  });
+});
+
 describe("trainBPE: option errors", () => {
   it("rejects a vocabulary smaller than bytes + specials", () => {
     const error = thrown(() => trainBPE(["abc"], { vocabSize: 257, specialTokens: specials }));
