@@ -13,7 +13,7 @@ import type { ChatMessage, Generation, Policy, SamplingOptions } from "../core/p
 import { Rng, type RngState } from "../core/rng.js";
 import { selectBackend } from "./backend.js";
 import { generate, type GenerateResult } from "./generate.js";
-import { ChatTokenizer } from "./tokenizer.js";
+import { ChatTokenizer, type StreamDecoder } from "./tokenizer.js";
 import { Transformer } from "./transformer.js";
 import { loadModelFolder } from "./weights.js";
 import * as tf from "@tensorflow/tfjs";
@@ -43,6 +43,10 @@ export function sampleLocally(
   onText?: (row: number, text: string) => void,
 ): Promise<GenerateResult[]> {
   const stops = request.stop;
+  // One stream decoder per row: each sampled token costs O(its bytes) to decode, and a stop string
+  // can only newly appear in the tail that the token added (so the search looks there only).
+  const decoders = new Map<number, { stream: StreamDecoder; seen: number }>();
+  const longestStop = Math.max(0, ...stops.map((s) => s.length));
   return generate(model, request.promptIds, {
     maxNewTokens: request.maxNewTokens,
     temperature: request.temperature,
@@ -52,8 +56,17 @@ export function sampleLocally(
     rng: request.rowSeeds.map((seed) => Rng.fromSeed(seed)),
     signal,
     stopCheck: stops.length === 0 && onText === undefined ? undefined : (row, ids) => {
-      const text = tokenizer.decodeStable(ids, { skipSpecialTokens: true });
-      const stopped = stops.some((s) => text.includes(s));
+      let state = decoders.get(row);
+      if (state === undefined) {
+        state = { stream: tokenizer.createStreamDecoder({ skipSpecialTokens: true }), seen: 0 };
+        decoders.set(row, state);
+      }
+      const before = state.stream.text.length;
+      state.stream.push(ids.slice(state.seen));
+      state.seen = ids.length;
+      const text = state.stream.text;
+      const tail = text.slice(Math.max(0, before - longestStop + 1));
+      const stopped = stops.some((s) => tail.includes(s));
       onText?.(row, stopped ? cutAfterStop(text, stops) : text);
       return stopped;
     },

@@ -110,6 +110,27 @@ describe("TfPolicy", () => {
     expect(cut.text.endsWith(stop)).toBe(true);
     expect(cut.text.length).toBeLessThanOrEqual(text.indexOf(stop) + stop.length);
   });
+
+  it("finds a stop string that spans several tokens, and streams prefixes of the final text", async () => {
+    const free = (await (await TfPolicy.fromFolder(dir, { seed: 2 })).generate([conv("x")], { ...sampling, temperature: 0, maxNewTokens: 24 }))[0];
+    expect(free.tokenIds.length).toBeGreaterThanOrEqual(6);
+    // A stop string made of the text of tokens 3..5: it completes only when the 5th token arrives.
+    const head = (await (await TfPolicy.fromFolder(dir)).generate([conv("x")], { ...sampling, temperature: 0, maxNewTokens: 2 }))[0].text;
+    const stop = free.text.slice(head.length, head.length + 6);
+    expect(stop.length).toBeGreaterThan(1);
+    const streamed: string[] = [];
+    const cut = (await (await TfPolicy.fromFolder(dir)).generate([conv("x")], {
+      ...sampling, temperature: 0, maxNewTokens: 24, stop: [stop], onText: (_, t) => streamed.push(t),
+    }))[0];
+    expect(cut.finishReason).toBe("stop");
+    expect(cut.text).toBe(free.text.slice(0, free.text.indexOf(stop) + stop.length));
+    expect(streamed.length).toBe(cut.tokenIds.length);
+    streamed.forEach((t, i) => {
+      expect(cut.text.startsWith(t)).toBe(true);
+      if (i > 0) expect(t.startsWith(streamed[i - 1])).toBe(true);
+    });
+    expect(streamed.at(-1)).toBe(cut.text);
+  });
 });
 
 describe("model registry", () => {
