@@ -8,7 +8,7 @@
  *   kernel's own group view (html.ts), rendered here and shipped gzip-compressed per step.
  * - The run's GRPOConfig (from its newest checkpoint, else from `run.json`).
  *
- * Offline by construction: plotly.js (the pinned `plotly.js-dist-min`) is inlined, the data sits in
+ * Offline by construction: plotly.js (the pinned `plotly.js-basic-dist-min`) is inlined, the data sits in
  * a JSON script element, and a Content-Security-Policy forbids every fetch and every script but
  * ours (nonce). All logged text (model output, scenario ids, metric names) is escaped before it
  * reaches the page.
@@ -56,10 +56,10 @@ export interface ReportSummary {
 
 let plotlySource: string | undefined;
 
-/** plotly.js (the pinned `plotly.js-dist-min` bundle), made safe to sit inside a `<script>` element. */
+/** plotly.js (the pinned `plotly.js-basic-dist-min` bundle), made safe to sit inside a `<script>` element. */
 function plotlyScript(): string {
   if (plotlySource === undefined) {
-    const file = require.resolve("plotly.js-dist-min");
+    const file = require.resolve("plotly.js-basic-dist-min");
     // `</script` would end the element and `<!--` could start HTML's escaped script state; in the
     // bundle they occur only inside string and regex literals, where `\x3C` means the same "<".
     plotlySource = readFileSync(file, "utf8").replace(/<(\/script|!--)/gi, "\\x3C$1");
