@@ -16,7 +16,7 @@ export interface ExampleOptions {
   seed?: number;
   /** Training episodes (default: the example's own). */
   numEpisodes?: number;
-  /** Episodes per held-out scenario in the before/after evaluations (default 4). */
+  /** Episodes per held-out scenario in the before/after evaluations (default: the example's own, else 4). */
   evalEpisodes?: number;
   /** Where to save the trained agent (default: `checkpoints/<example>`; "" = do not save). */
   savePath?: string;
@@ -46,6 +46,8 @@ export interface ExampleSpec {
   reward: RewardFunction;
   profile: TrainingProfile;
   numEpisodes: number;
+  /** Episodes per held-out scenario in the before/after evaluations (default 4). */
+  evalEpisodes?: number;
   configOverrides?: GRPOConfigOverrides;
   /** The headline metric of an evaluation (default: mean reward). */
   headline?: { name: string; of: (report: EvaluationReport) => number };
@@ -57,7 +59,7 @@ export async function runExample(spec: ExampleSpec, options: ExampleOptions = {}
   const log = (text: string) => { if (verbose) console.log(text); };
   const headline = spec.headline ?? { name: "mean reward", of: (r: EvaluationReport) => r.meanReward };
   await spec.agent.initialize();
-  const evalOptions = { agent: spec.agent, environment: spec.evalEnvironment, reward: spec.reward, episodesPerScenario: options.evalEpisodes ?? 4 };
+  const evalOptions = { agent: spec.agent, environment: spec.evalEnvironment, reward: spec.reward, episodesPerScenario: options.evalEpisodes ?? spec.evalEpisodes ?? 4 };
 
   log(`[${spec.name}] evaluating the untrained agent on ${spec.evalEnvironment.scenarios().length} held-out scenarios…`);
   const before = await evaluate(evalOptions);

@@ -4,6 +4,7 @@
  *
  *   npm run eval:learning                          # all examples, seeds 0 1 2
  *   npm run eval:learning -- --examples quick_start,tool_agent --seeds 0,1,2
+ *   npm run eval:learning -- --model runs/tiny-chat-new   # another model folder (default: each example's)
  *
  * Writes the raw numbers to bench/results/learning.json.
  */
@@ -16,8 +17,9 @@ const program = new Command()
   .option("--examples <names>", "comma-separated example names", Object.keys(EXAMPLES).join(","))
   .option("--seeds <seeds>", "comma-separated seeds", "0,1,2")
   .option("--out <file>", "where to write the JSON results", "bench/results/learning.json")
+  .option("--model <name>", "model to train in every example (builtin:<name> or a folder); default: each example's own")
   .parse();
-const opts = program.opts<{ examples: string; seeds: string; out: string }>();
+const opts = program.opts<{ examples: string; seeds: string; out: string; model?: string }>();
 const names = opts.examples.split(",").map((s) => s.trim()).filter(Boolean);
 const seeds = opts.seeds.split(",").map((s) => Number(s.trim()));
 for (const name of names) if (!EXAMPLES[name]) throw new Error(`Unknown example ${name}; known: ${Object.keys(EXAMPLES).join(", ")}`);
@@ -26,7 +28,7 @@ const rows: { example: string; metric: string; seed: number; before: number; aft
 for (const name of names) {
   for (const seed of seeds) {
     const started = performance.now();
-    const result = await EXAMPLES[name].run({ seed, verbose: false, savePath: "" });
+    const result = await EXAMPLES[name].run({ seed, verbose: false, savePath: "", modelName: opts.model });
     const seconds = (performance.now() - started) / 1000;
     rows.push({ example: name, metric: result.headline.name, seed, before: result.headline.before, after: result.headline.after, seconds });
     console.log(`${name} seed ${seed}: ${result.headline.name} ${result.headline.before.toFixed(3)} → ${result.headline.after.toFixed(3)} (${seconds.toFixed(0)} s)`);
@@ -40,4 +42,4 @@ for (const name of names) {
   console.log(`| ${name} | ${r[0].metric} | ${fmt(r.map((x) => x.before))} | ${fmt(r.map((x) => x.after))} | ${fmt(r.map((x) => x.after - x.before))} | ${r.map((x) => x.seed).join(", ")} |`);
 }
 mkdirSync("bench/results", { recursive: true });
-writeFileSync(opts.out, `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
+writeFileSync(opts.out, `${JSON.stringify({ date: new Date().toISOString(), model: opts.model ?? "each example's default", rows }, null, 2)}\n`);

@@ -67,6 +67,18 @@ describe("builtin:tiny-chat files", () => {
     expect(readFileSync(path.join(dir, "README.md"), "utf8")).toContain(log.command);
   });
 
+  it("splits numbers into digits, so a number is the same tokens in a question and in a calculator call", () => {
+    const tok = policy.tokenizer;
+    const question = tok.encodeChat([{ role: "user", content: "What is 407 * 38?" }]);
+    const call = tok.encode('<tool_call>{"name": "calculator", "arguments": {"expression": "407 * 38"}}</tool_call>');
+    const digits = [..."40738"].map((d) => tok.encode(d));
+    for (const d of digits) expect(d).toHaveLength(1);
+    const digitIds = (ids: number[]) => ids.filter((id) => digits.some((d) => d[0] === id));
+    expect(digitIds(question)).toEqual(digits.map((d) => d[0]));
+    expect(digitIds(call)).toEqual(digits.map((d) => d[0]));
+    expect(tok.decode(call)).toContain('"407 * 38"');
+  });
+
   it("renders a chat at inference exactly as the pretraining text was tokenized", () => {
     // Three held-out conversations of different domains, tool messages included; the toolCalls field
     // is dropped because the corpus already writes each call into the message text.
