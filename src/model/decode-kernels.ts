@@ -1,0 +1,131 @@
+/**
+ * Fused kernels for inference-only decoding, registered with TensorFlow.js for the wasm and cpu
+ * backends (other backends run the composed ops instead, see {@link hasDecodeKernels}).
+ *
+ * A decoding step feeds one token per row, so each op touches only B·C floats and the engine's
+ * fixed cost per kernel (~10–20 µs measured on wasm) outweighs the arithmetic: GPT-2's LayerNorm is
+ * nine kernels (mean, sub, square, mean, add, rsqrt, mul, mul, add) and runs seven times per step of
+ * a 3-layer model. `GrpoLayerNorm` does it in one pass over each row, reading and writing the
+ * backend's own memory (the wasm heap, or the cpu backend's typed arrays) without copies.
+ *
+ * Kernels here have no gradient: the transformer uses them only while no gradient is recorded.
+ * Shapes: N rows, C channels.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Kernel name of the fused LayerNorm (inputs x [N, C], gamma [C], beta [C]; attr epsilon). */
+export const LAYER_NORM_KERNEL = "GrpoLayerNorm";
+
+const BACKENDS = ["wasm", "cpu"] as const;
+type KernelBackend = (typeof BACKENDS)[number];
+
+/** The parts of the wasm backend object used here (it has no public types for them). */
+interface WasmBackendMemory {
+  makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
+/** The parts of the cpu backend object used here. */
+interface CpuBackendMemory {
+  data: { get(dataId: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: "float32", values?: Float32Array): tf.TensorInfo;
+}
+
+/** Float views of a kernel's inputs and its freshly allocated output, for either backend. */
+function withMemory(
+  backendName: KernelBackend,
+  backend: unknown,
+  inputs: tf.TensorInfo[],
+  outShape: number[],
+): { views: Float32Array[]; out: Float32Array; info: tf.TensorInfo } {
+  for (const t of inputs) {
+    if (t.dtype !== "float32") throw new Error(`${LAYER_NORM_KERNEL}: inputs must be float32, got ${t.dtype}.`);
+  }
+  if (backendName === "wasm") {
+    const wasm = backend as WasmBackendMemory;
+    // Allocate first: allocation may grow (and so detach) the heap, so views are taken afterwards.
+    const info = wasm.makeOutput(outShape, "float32");
+    return { views: inputs.map((t) => wasm.typedArrayFromHeap(t)), out: wasm.typedArrayFromHeap(info), info };
+  }
+  const cpu = backend as CpuBackendMemory;
+  const views = inputs.map((t) => {
+    const values = cpu.data.get(t.dataId).values;
+    return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
+  });
+  const out = new Float32Array(outShape.reduce((a, b) => a * b, 1));
+  return { views, out, info: cpu.makeTensorInfo(outShape, "float32", out) };
+}
+
+/**
+ * GPT-2's LayerNorm over the last axis of `x` (rows of C): `(x − mean) / sqrt(var + ε) · γ + β`
+ * with the biased variance, each row's sums in float64.
+ */
+function layerNormRows(x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, channels: number, epsilon: number): void {
+  for (let start = 0; start < x.length; start += channels) {
+    let sum = 0;
+    for (let c = 0; c < channels; c++) sum += x[start + c];
+    const mean = sum / channels;
+    let squares = 0;
+    for (let c = 0; c < channels; c++) {
+      const d = x[start + c] - mean;
+      squares += d * d;
+    }
+    const scale = 1 / Math.sqrt(squares / channels + epsilon);
+    for (let c = 0; c < channels; c++) out[start + c] = (x[start + c] - mean) * scale * gamma[c] + beta[c];
+  }
+}
+
+function layerNormKernel(backendName: KernelBackend): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { x, gamma, beta } = inputs as unknown as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+    const { epsilon } = attrs as unknown as { epsilon: number };
+    const channels = x.shape[x.shape.length - 1];
+    if (gamma.shape.length !== 1 || gamma.shape[0] !== channels || beta.shape.length !== 1 || beta.shape[0] !== channels) {
+      throw new Error(`${LAYER_NORM_KERNEL}: gamma and beta must be [${channels}], got [${gamma.shape}] and [${beta.shape}].`);
+    }
+    const { views, out, info } = withMemory(backendName, backend, [x, gamma, beta], [...x.shape]);
+    layerNormRows(views[0], views[1], views[2], out, channels, epsilon);
+    return info;
+  };
+}
+
+let registered = false;
+
+/** Registers the kernels for the wasm and cpu backends (idempotent; the backends need not be loaded). */
+export function installDecodeKernels(): void {
+  if (registered) return;
+  for (const backendName of BACKENDS) {
+    if (tf.getKernel(LAYER_NORM_KERNEL, backendName) === undefined) {
+      tf.registerKernel({ kernelName: LAYER_NORM_KERNEL, backendName, kernelFunc: layerNormKernel(backendName) });
+    }
+  }
+  registered = true;
+}
+
+let disabled = false;
+
+/**
+ * @internal Tests and benchmarks only: make {@link hasDecodeKernels} report false (true restores),
+ * so the same process can run the composed ops for comparison.
+ */
+export function setDecodeKernelsDisabled(off: boolean): void {
+  disabled = off;
+}
+
+/** True when the active backend runs the fused decoding kernels. */
+export function hasDecodeKernels(): boolean {
+  installDecodeKernels();
+  return !disabled && tf.getKernel(LAYER_NORM_KERNEL, tf.getBackend()) !== undefined;
+}
+
+/**
+ * LayerNorm over the last axis in one kernel (no gradient: call only while none is recorded).
+ *
+ * @param x - float32 [..., C]
+ * @param gamma - float32 [C]
+ * @param beta - float32 [C]
+ * @returns float32, the shape of `x`
+ */
+export function fusedLayerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): T {
+  return tf.engine().runKernel(LAYER_NORM_KERNEL, { x, gamma, beta }, { epsilon }) as T;
+}

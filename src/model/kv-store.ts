@@ -1,0 +1,211 @@
+/**
+ * The memory behind a {@link KVCache}: keys, values and the key mask of every layer, row and cached
+ * position, kept outside TensorFlow.js in one `WebAssembly.Memory` with a capacity of positions that
+ * doubles when full. Appending a position writes it in place (the tfjs cache grew by concatenation,
+ * copying the whole cache every step), and one-query attention over it runs on SIMD loops
+ * ({@link attentionLoops}) without building the dozen tensors a composed attention needs.
+ *
+ * Shapes: R rows, nh heads, hs head size, C = nh·hs, P capacity (positions), L positions in use.
+ * Layout (float32): scratch [q (hs) | out (hs) | scores (P)], then per layer keys (R, nh, P, hs) and
+ * values (R, nh, P, hs). A position no row wrote (a row that sat a step out) holds zeros and mask 0.
+ */
+import { attentionLoops, wasmApi, type AttentionLoops, type WasmMemory } from "./attention-simd.js";
+
+/** Added to the score of a key a query must not see (the composed attention uses the same value). */
+export const MASKED_SCORE = -1e9;
+
+const PAGE_BYTES = 65536;
+
+/** Keys, values and key mask of a KV cache (see the module comment). */
+export class KVStore {
+  /** Positions in use (L), shared by all rows. */
+  length = 0;
+  private capacityPositions: number;
+  private memory!: WasmMemory;
+  private heap!: Float32Array;
+  private loops!: AttentionLoops;
+  /** (R, P): 1 where a row's cached position is a real token. */
+  private mask!: Uint8Array;
+  private scoresAt = 0;
+  /** Softmax scratch (P). */
+  private exps = new Float64Array(0);
+  private keysAt = 0;
+
+  /**
+   * @param layers - transformer blocks
+   * @param rows - R
+   * @param heads - nh
+   * @param headSize - hs, a multiple of 4
+   * @param capacity - positions to reserve up front (grows on demand)
+   */
+  constructor(
+    readonly layers: number,
+    readonly rows: number,
+    readonly heads: number,
+    readonly headSize: number,
+    capacity: number,
+  ) {
+    if (headSize % 4 !== 0) throw new Error(`KVStore: the head size ${headSize} is not a multiple of 4.`);
+    this.capacityPositions = 0;
+    this.allocate(Math.max(4, capacity));
+  }
+
+  /** Positions the memory holds before it must grow. */
+  get capacity(): number {
+    return this.capacityPositions;
+  }
+
+  /** True when attention runs on the SIMD loops. */
+  get simd(): boolean {
+    return this.loops.simd;
+  }
+
+  /** Floats of one (layer, keys or values) block: (R, nh, P, hs). */
+  private blockFloats(positions = this.capacityPositions): number {
+    return this.rows * this.heads * positions * this.headSize;
+  }
+
+  /** Float index of (layer, keys/values, row, head, position 0). */
+  private base(layer: number, values: boolean, row: number, head: number): number {
+    const block = this.blockFloats();
+    return this.keysAt + (2 * layer + (values ? 1 : 0)) * block + ((row * this.heads + head) * this.capacityPositions) * this.headSize;
+  }
+
+  /** A fresh memory of `positions` capacity; copies what the old one held. */
+  private allocate(positions: number): void {
+    const old = this.memory === undefined ? undefined : { heap: this.heap, mask: this.mask, capacity: this.capacityPositions, keysAt: this.keysAt };
+    const hs = this.headSize;
+    const scoresAt = 2 * hs;
+    const keysAt = scoresAt + positions + 4; // + 4: room for a SIMD lane past the last score
+    const floats = keysAt + 2 * this.layers * this.blockFloats(positions);
+    const bytes = floats * 4;
+    // Without WebAssembly (never the case in Node) a plain buffer serves the JavaScript loops.
+    const memory: WasmMemory = wasmApi === undefined ? { buffer: new ArrayBuffer(bytes) } : new wasmApi.Memory({ initial: Math.ceil(bytes / PAGE_BYTES) });
+    const heap = new Float32Array(memory.buffer);
+    const mask = new Uint8Array(this.rows * positions);
+    if (old !== undefined) {
+      const oldBlock = this.blockFloats(old.capacity);
+      const newBlock = this.blockFloats(positions);
+      const used = this.length * hs;
+      for (let block = 0; block < 2 * this.layers; block++) {
+        for (let rh = 0; rh < this.rows * this.heads; rh++) {
+          const from = old.keysAt + block * oldBlock + rh * old.capacity * hs;
+          heap.set(old.heap.subarray(from, from + used), keysAt + block * newBlock + rh * positions * hs);
+        }
+      }
+      for (let r = 0; r < this.rows; r++) mask.set(old.mask.subarray(r * old.capacity, r * old.capacity + this.length), r * positions);
+    }
+    this.memory = memory;
+    this.heap = heap;
+    this.mask = mask;
+    this.capacityPositions = positions;
+    this.scoresAt = scoresAt;
+    this.keysAt = keysAt;
+    this.loops = attentionLoops(memory);
+    this.exps = new Float64Array(positions);
+  }
+
+  /** Makes room for `positions` positions in total (doubling, so appends stay amortised O(1)). */
+  reserve(positions: number): void {
+    if (positions > this.capacityPositions) this.allocate(Math.max(positions, 2 * this.capacityPositions));
+  }
+
+  /** 1 if `row`'s cached `position` is a real token, else 0. */
+  maskAt(row: number, position: number): number {
+    return this.mask[row * this.capacityPositions + position];
+  }
+
+  /** Sets the mask of `row` at `position` (reserve first). */
+  setMask(row: number, position: number, real: number): void {
+    this.mask[row * this.capacityPositions + position] = real === 0 ? 0 : 1;
+  }
+
+  /**
+   * Writes keys and values of `steps` new positions starting at `position` for the given rows.
+   * `keys`/`values` are (rows.length, nh, steps, hs), row i going to cache row `rows[i]`.
+   */
+  write(layer: number, rows: ArrayLike<number>, position: number, steps: number, keys: Float32Array, values: Float32Array): void {
+    const hs = this.headSize;
+    const span = steps * hs;
+    for (let i = 0; i < rows.length; i++) {
+      for (let h = 0; h < this.heads; h++) {
+        const from = (i * this.heads + h) * span;
+        this.heap.set(keys.subarray(from, from + span), this.base(layer, false, rows[i], h) + position * hs);
+        this.heap.set(values.subarray(from, from + span), this.base(layer, true, rows[i], h) + position * hs);
+      }
+    }
+  }
+
+  /**
+   * The first `positions` cached keys and values of the given rows, each (rows.length, nh, positions, hs)
+   * (the composed attention of multi-token calls reads them as tensors).
+   */
+  read(layer: number, rows: ArrayLike<number>, positions: number): { keys: Float32Array; values: Float32Array } {
+    const hs = this.headSize;
+    const span = positions * hs;
+    const keys = new Float32Array(rows.length * this.heads * span);
+    const values = new Float32Array(keys.length);
+    for (let i = 0; i < rows.length; i++) {
+      for (let h = 0; h < this.heads; h++) {
+        const k = this.base(layer, false, rows[i], h);
+        const v = this.base(layer, true, rows[i], h);
+        keys.set(this.heap.subarray(k, k + span), (i * this.heads + h) * span);
+        values.set(this.heap.subarray(v, v + span), (i * this.heads + h) * span);
+      }
+    }
+    return { keys, values };
+  }
+
+  /**
+   * One decoding step of one layer: for each input row i (cache row `rows[i]`), stores its new key and
+   * value (from `qkv`) at `position`, then attends its query over positions 0..position with the key
+   * mask (set the new position's mask first) and writes the merged heads to `out`.
+   *
+   * Same math as the composed attention: softmax(q·k / sqrt(hs) + bias) · v, bias = MASKED_SCORE
+   * where the mask is 0 (so a query whose keys are all masked averages them, as there).
+   *
+   * @param qkv - (rows.length, 3C): query, key and value of each input row, heads side by side
+   * @param out - (rows.length, C): heads side by side, (R, nh, hs) -> (R, C)
+   */
+  attend(layer: number, qkv: Float32Array, rows: ArrayLike<number>, position: number, out: Float32Array): void {
+    const { heads, headSize: hs } = this;
+    const C = heads * hs;
+    const n = position + 1;
+    const scale = 1 / Math.sqrt(hs);
+    const heap = this.heap;
+    const qAt = 0;
+    const outAt = hs;
+    const scoresAt = this.scoresAt;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      const maskRow = row * this.capacityPositions;
+      for (let h = 0; h < heads; h++) {
+        const keyBase = this.base(layer, false, row, h);
+        const valueBase = this.base(layer, true, row, h);
+        const from = i * 3 * C + h * hs;
+        heap.set(qkv.subarray(from + C, from + C + hs), keyBase + position * hs);
+        heap.set(qkv.subarray(from + 2 * C, from + 2 * C + hs), valueBase + position * hs);
+        heap.set(qkv.subarray(from, from + hs), qAt);
+        this.loops.dots(4 * qAt, 4 * keyBase, n, 4 * hs, 4 * scoresAt, scale);
+        // Masked softmax over the n scores in float64; the masked score is rounded to float32 as the
+        // composed attention's (so all-masked keys tie, and their average is taken as there).
+        const exps = this.exps;
+        let max = -Infinity;
+        for (let j = 0; j < n; j++) {
+          const s = this.mask[maskRow + j] === 0 ? Math.fround(heap[scoresAt + j] + MASKED_SCORE) : heap[scoresAt + j];
+          exps[j] = s;
+          if (s > max) max = s;
+        }
+        let sum = 0;
+        for (let j = 0; j < n; j++) {
+          const e = Math.exp(exps[j] - max);
+          exps[j] = e;
+          sum += e;
+        }
+        for (let j = 0; j < n; j++) heap[scoresAt + j] = exps[j] / sum;
+        this.loops.mix(4 * scoresAt, 4 * valueBase, n, 4 * hs, 4 * outAt);
+        out.set(heap.subarray(outAt, outAt + hs), i * C + h * hs);
+      }
+    }
+  }
+}
