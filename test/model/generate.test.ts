@@ -162,6 +162,12 @@ describe("stopping and limits", () => {
     const firstEos = free[0].tokenIds.indexOf(eos);
     expect(stopped[0].tokenIds).toEqual(free[0].tokenIds.slice(0, firstEos + 1));
     expect(stopped[0].finishReason).toBe("stop");
+    // Row 0 left the batch early; the rows that went on are unchanged (tokens and log-probs).
+    for (const b of [1, 2]) {
+      if (stopped[b].finishReason === "stop") continue; // the EOS id ended it too
+      expect(stopped[b].tokenIds).toEqual(free[b].tokenIds);
+      stopped[b].logprobs.forEach((lp, i) => expect(Math.abs(lp - free[b].logprobs[i])).toBeLessThan(1e-5));
+    }
     const seen: number[][] = [];
     const checked = await generate(model, PROMPTS, {
       ...greedy,
