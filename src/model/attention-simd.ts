@@ -20,6 +20,8 @@
 /** A WebAssembly memory (declared here: this project's TypeScript libs carry no WebAssembly types). */
 export interface WasmMemory {
   readonly buffer: ArrayBuffer;
+  /** Adds pages of 64 KiB (the buffer is then replaced; absent on a plain-buffer stand-in). */
+  grow?(pages: number): number;
 }
 
 /** The parts of the global `WebAssembly` object used here. */

@@ -23,12 +23,36 @@ type KernelBackend = (typeof BACKENDS)[number];
 interface WasmBackendMemory {
   makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+  dataIdMap: { has(dataId: object): boolean };
 }
 
 /** The parts of the cpu backend object used here. */
 interface CpuBackendMemory {
-  data: { get(dataId: object): { values?: unknown } };
+  data: { get(dataId: object): { values?: unknown }; has(dataId: object): boolean };
   makeTensorInfo(shape: number[], dtype: "float32", values?: Float32Array): tf.TensorInfo;
+}
+
+/**
+ * The values of a float32 tensor without copying them, where the active backend keeps them in memory
+ * JavaScript can see (the wasm heap, the cpu backend's arrays); undefined elsewhere (use `data()`).
+ * A view is valid only until the tensor is disposed or the backend allocates (the wasm heap may grow
+ * and move): read it at once. Avoids a fresh array per read, which in decoding loops (logits of every
+ * step, keys of every layer) fed V8's garbage collector.
+ */
+export function floatView(t: tf.Tensor): Float32Array | undefined {
+  if (t.dtype !== "float32") return undefined;
+  const name = tf.getBackend();
+  const backend = tf.backend() as unknown;
+  if (name === "wasm") {
+    const wasm = backend as WasmBackendMemory;
+    return wasm.dataIdMap.has(t.dataId) ? wasm.typedArrayFromHeap(t) : undefined;
+  }
+  if (name === "cpu") {
+    const cpu = backend as CpuBackendMemory;
+    const values = cpu.data.has(t.dataId) ? cpu.data.get(t.dataId).values : undefined;
+    return values instanceof Float32Array && values.length === t.size ? values : undefined;
+  }
+  return undefined;
 }
 
 /** Float views of a kernel's inputs and its freshly allocated output, for either backend. */

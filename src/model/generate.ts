@@ -14,6 +14,7 @@ import { GrpoError, throwIfAborted } from "../core/errors.js";
 import { withAmbientSignal } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import { parseWith } from "../core/validation.js";
+import { floatView } from "./decode-kernels.js";
 import { KVCache, type ForwardOptions, type Transformer } from "./transformer.js";
 
 /** How to pick each next token. */
@@ -273,9 +274,11 @@ export async function generate(model: Transformer, promptIds: number[][], option
     for (let step = 0; step < maxNew; step++) {
       await nextTick();
       throwIfAborted(signal, "Generation");
-      const values = await logits.data(); // (active rows, 1, V), read outside tidy
-      logits.dispose();
-      logits = undefined;
+      // (active rows, 1, V): read in place where the backend allows (no array per step), else copied;
+      // copied too when a stopCheck runs between rows (it might allocate tensors and move the heap).
+      const current: tf.Tensor = logits;
+      const view = opts.stopCheck === undefined ? floatView(current) : undefined;
+      const values = view ?? ((await current.data()) as Float32Array);
       const next: number[] = [];
       const nextIds: number[] = [];
       active.forEach((b, i) => {
@@ -292,6 +295,8 @@ export async function generate(model: Transformer, promptIds: number[][], option
         }
       });
       active = next;
+      current.dispose(); // after sampling: the values above may view its memory
+      logits = undefined;
       if (step === maxNew - 1 || active.length === 0) break;
       // One token per unfinished row; the cache gives finished rows a masked pad.
       logits = tf.tidy(() => model.forward(tf.tensor2d(nextIds, [nextIds.length, 1], "int32"), { kvCache: cache, cacheRows: active }));

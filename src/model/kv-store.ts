@@ -7,7 +7,8 @@
  *
  * Shapes: R rows, nh heads, hs head size, C = nh·hs, P capacity (positions), L positions in use.
  * Layout (float32): scratch [q (hs) | out (hs) | scores (P)], then per layer keys (R, nh, P, hs) and
- * values (R, nh, P, hs). A position no row wrote (a row that sat a step out) holds zeros and mask 0.
+ * values (R, nh, P, hs). A row that sits a call out gets zeros and mask 0 at its positions. Memories
+ * of disposed stores are reused.
  */
 import { attentionLoops, wasmApi, type AttentionLoops, type WasmMemory } from "./attention-simd.js";
 
@@ -15,6 +16,32 @@ import { attentionLoops, wasmApi, type AttentionLoops, type WasmMemory } from ".
 export const MASKED_SCORE = -1e9;
 
 const PAGE_BYTES = 65536;
+
+/**
+ * Memories of disposed stores, kept for the next ones: generation makes one store per batch, and a
+ * fresh 10–20 MB memory each time made V8 run a full garbage collection every few batches ("external
+ * memory pressure"; measured: helper threads then used ~20 % extra CPU).
+ */
+const spareMemories: WasmMemory[] = [];
+const MAX_SPARE_MEMORIES = 2;
+
+/** A memory of at least `bytes`: a spare one (grown if needed) or a new one. */
+function takeMemory(bytes: number): WasmMemory {
+  const pages = Math.ceil(bytes / PAGE_BYTES);
+  const fits = spareMemories.filter((m) => m.buffer.byteLength >= bytes).sort((a, b) => a.buffer.byteLength - b.buffer.byteLength)[0];
+  const memory = fits ?? spareMemories[spareMemories.length - 1];
+  if (memory !== undefined) {
+    spareMemories.splice(spareMemories.indexOf(memory), 1);
+    if (memory.buffer.byteLength < bytes && memory.grow !== undefined) memory.grow(pages - memory.buffer.byteLength / PAGE_BYTES);
+    if (memory.buffer.byteLength >= bytes) return memory;
+  }
+  // Without WebAssembly (never the case in Node) a plain buffer serves the JavaScript loops.
+  return wasmApi === undefined ? { buffer: new ArrayBuffer(pages * PAGE_BYTES) } : new wasmApi.Memory({ initial: pages });
+}
+
+function releaseMemory(memory: WasmMemory): void {
+  if (spareMemories.length < MAX_SPARE_MEMORIES && !spareMemories.includes(memory)) spareMemories.push(memory);
+}
 
 /** Keys, values and key mask of a KV cache (see the module comment). */
 export class KVStore {
@@ -78,9 +105,7 @@ export class KVStore {
     const scoresAt = 2 * hs;
     const keysAt = scoresAt + positions + 4; // + 4: room for a SIMD lane past the last score
     const floats = keysAt + 2 * this.layers * this.blockFloats(positions);
-    const bytes = floats * 4;
-    // Without WebAssembly (never the case in Node) a plain buffer serves the JavaScript loops.
-    const memory: WasmMemory = wasmApi === undefined ? { buffer: new ArrayBuffer(bytes) } : new wasmApi.Memory({ initial: Math.ceil(bytes / PAGE_BYTES) });
+    const memory = takeMemory(floats * 4);
     const heap = new Float32Array(memory.buffer);
     const mask = new Uint8Array(this.rows * positions);
     if (old !== undefined) {
@@ -94,6 +119,7 @@ export class KVStore {
         }
       }
       for (let r = 0; r < this.rows; r++) mask.set(old.mask.subarray(r * old.capacity, r * old.capacity + this.length), r * positions);
+      releaseMemory(this.memory);
     }
     this.memory = memory;
     this.heap = heap;
@@ -103,6 +129,29 @@ export class KVStore {
     this.keysAt = keysAt;
     this.loops = attentionLoops(memory);
     this.exps = new Float64Array(positions);
+  }
+
+  /** Hands the memory back for reuse; the store must not be used afterwards. */
+  release(): void {
+    releaseMemory(this.memory);
+  }
+
+  /**
+   * Zeros keys and values of `steps` positions from `position` for the given rows: the rows that sit
+   * a call out (a reused memory holds an earlier cache's values there; masked, but they must be finite).
+   */
+  clear(rows: ArrayLike<number>, position: number, steps: number): void {
+    const hs = this.headSize;
+    for (let layer = 0; layer < this.layers; layer++) {
+      for (let i = 0; i < rows.length; i++) {
+        for (let h = 0; h < this.heads; h++) {
+          for (const values of [false, true]) {
+            const at = this.base(layer, values, rows[i], h) + position * hs;
+            this.heap.fill(0, at, at + steps * hs);
+          }
+        }
+      }
+    }
   }
 
   /** Makes room for `positions` positions in total (doubling, so appends stay amortised O(1)). */

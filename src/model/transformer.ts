@@ -24,7 +24,7 @@ import { GrpoError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { parseWith } from "../core/validation.js";
 import { validateModelConfig, type ModelConfig } from "./config.js";
-import { fusedLayerNorm, hasDecodeKernels } from "./decode-kernels.js";
+import { floatView, fusedLayerNorm, hasDecodeKernels } from "./decode-kernels.js";
 import { KVStore, MASKED_SCORE } from "./kv-store.js";
 import { batchMatMul, embeddingLookup, geluTanh, linear, targetLogSoftmax } from "./ops.js";
 
@@ -172,6 +172,7 @@ export class KVCache {
   dispose(): void {
     for (const t of this.prepared.values()) t.dispose();
     this.prepared.clear();
+    this.store?.release();
     this.store = undefined;
     this.nextPositions = [];
   }
@@ -414,7 +415,8 @@ function causalSelfAttention(
       allKeys = tf.concat([tf.tensor4d(past.keys, [B, nh, L, hs]), key], 2) as tf.Tensor4D;
       value = tf.concat([tf.tensor4d(past.values, [B, nh, L, hs]), value], 2) as tf.Tensor4D;
     }
-    store.write(layer, plan.rows, L, T, key.dataSync() as Float32Array, tf.slice(value, [0, 0, L, 0], [B, nh, T, hs]).dataSync() as Float32Array);
+    const newValue = L > 0 ? tf.slice(value, [0, 0, L, 0], [B, nh, T, hs]) : value; // (B, nh, T, hs)
+    store.write(layer, plan.rows, L, T, floatView(key) ?? (key.dataSync() as Float32Array), floatView(newValue) ?? (newValue.dataSync() as Float32Array));
     // One query row: multiply by the keys with transposeB (wasm runs the same loop either way) rather
     // than copying them transposed; longer inputs take the explicit transpose, the fast plain product.
     rawScores = T === 1
@@ -487,6 +489,10 @@ export function transformerForward(
     // The new positions' key mask: the listed rows' tokens, a masked pad for every other row.
     for (let r = 0; r < store.rows; r++) for (let t = 0; t < T; t++) store.setMask(r, plan.cached + t, 0);
     plan.rows.forEach((row, b) => plan.newMask[b].forEach((real, t) => store?.setMask(row, plan.cached + t, real)));
+    if (plan.rows.length < store.rows) {
+      const listed = new Set(plan.rows);
+      store.clear(Array.from({ length: store.rows }, (_, r) => r).filter((r) => !listed.has(r)), plan.cached, T);
+    }
   }
   const decoding = T === 1 && !tf.engine().isTapeOn() && hasDecodeKernels();
   const logits = cache !== undefined && store !== undefined && decoding
@@ -572,7 +578,7 @@ function decodeStep(
       const p = (name: string): tf.Tensor => params[`h.${i}.${name}`];
       const w = (name: string) => weight3d(`h.${i}.${name}`);
       const qkv = fusedLinear(fusedLayerNorm(x, p("ln_1.weight"), p("ln_1.bias"), eps), w("attn.c_attn.weight"), p("attn.c_attn.bias") as tf.Tensor1D); // (1, B, 3C)
-      store.attend(i, qkv.dataSync() as Float32Array, plan.rows, plan.cached, merged); // heads side by side, (B, C)
+      store.attend(i, floatView(qkv) ?? (qkv.dataSync() as Float32Array), plan.rows, plan.cached, merged); // heads side by side, (B, C)
       const attention = tf.tensor3d(merged, [1, B, C]);
       x = tf.add(x, fusedLinear(attention, w("attn.c_proj.weight"), p("attn.c_proj.bias") as tf.Tensor1D));
       const hidden = geluTanh(fusedLinear(fusedLayerNorm(x, p("ln_2.weight"), p("ln_2.bias"), eps), w("mlp.c_fc.weight"), p("mlp.c_fc.bias") as tf.Tensor1D)); // (1, B, nInner)
