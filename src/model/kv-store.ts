@@ -6,11 +6,12 @@
  * ({@link attentionLoops}) without building the dozen tensors a composed attention needs.
  *
  * Shapes: R rows, nh heads, hs head size, C = nh·hs, P capacity (positions), L positions in use.
- * Layout (float32): scratch [q (hs) | out (hs) | scores (P)], then per layer keys (R, nh, P, hs) and
+ * Layout (float32): scratch [q (hs) | out (hs) | max | scores (P)], the key bias (R, P) (0 for a real
+ * token, MASKED_SCORE for a pad, so masking is an add inside `dots`), then per layer keys (R, nh, P, hs) and
  * values (R, nh, P, hs). A row that sits a call out gets zeros and mask 0 at its positions. Memories
  * of disposed stores are reused.
  */
-import { attentionLoops, wasmApi, type AttentionLoops, type WasmMemory } from "./attention-simd.js";
+import { attentionLoops, wasmApi, type AttentionLoops, type WasmMemory } from "./simd.js";
 
 /** Added to the score of a key a query must not see (the composed attention uses the same value). */
 export const MASKED_SCORE = -1e9;
@@ -51,11 +52,9 @@ export class KVStore {
   private memory!: WasmMemory;
   private heap!: Float32Array;
   private loops!: AttentionLoops;
-  /** (R, P): 1 where a row's cached position is a real token. */
-  private mask!: Uint8Array;
   private scoresAt = 0;
-  /** Softmax scratch (P). */
-  private exps = new Float64Array(0);
+  /** Float index of the key bias (R, P): 0 where a row's cached position is a real token, else MASKED_SCORE. */
+  private biasAt = 0;
   private keysAt = 0;
 
   /**
@@ -100,14 +99,15 @@ export class KVStore {
 
   /** A fresh memory of `positions` capacity; copies what the old one held. */
   private allocate(positions: number): void {
-    const old = this.memory === undefined ? undefined : { heap: this.heap, mask: this.mask, capacity: this.capacityPositions, keysAt: this.keysAt };
+    const old = this.memory === undefined ? undefined : { heap: this.heap, capacity: this.capacityPositions, keysAt: this.keysAt, biasAt: this.biasAt };
     const hs = this.headSize;
-    const scoresAt = 2 * hs;
-    const keysAt = scoresAt + positions + 4; // + 4: room for a SIMD lane past the last score
+    const scoresAt = 2 * hs + 4; // after q (hs), out (hs) and the softmax max (1, padded to a lane)
+    const biasAt = scoresAt + positions + 4; // + 4: room to pad the scores to whole lanes
+    const keysAt = biasAt + this.rows * positions;
     const floats = keysAt + 2 * this.layers * this.blockFloats(positions);
     const memory = takeMemory(floats * 4);
     const heap = new Float32Array(memory.buffer);
-    const mask = new Uint8Array(this.rows * positions);
+    heap.fill(MASKED_SCORE, biasAt, keysAt); // nothing cached is visible until written
     if (old !== undefined) {
       const oldBlock = this.blockFloats(old.capacity);
       const newBlock = this.blockFloats(positions);
@@ -118,17 +118,19 @@ export class KVStore {
           heap.set(old.heap.subarray(from, from + used), keysAt + block * newBlock + rh * positions * hs);
         }
       }
-      for (let r = 0; r < this.rows; r++) mask.set(old.mask.subarray(r * old.capacity, r * old.capacity + this.length), r * positions);
+      for (let r = 0; r < this.rows; r++) {
+        const from = old.biasAt + r * old.capacity;
+        heap.set(old.heap.subarray(from, from + this.length), biasAt + r * positions);
+      }
       releaseMemory(this.memory);
     }
     this.memory = memory;
     this.heap = heap;
-    this.mask = mask;
     this.capacityPositions = positions;
     this.scoresAt = scoresAt;
+    this.biasAt = biasAt;
     this.keysAt = keysAt;
     this.loops = attentionLoops(memory);
-    this.exps = new Float64Array(positions);
   }
 
   /** Hands the memory back for reuse; the store must not be used afterwards. */
@@ -161,12 +163,12 @@ export class KVStore {
 
   /** 1 if `row`'s cached `position` is a real token, else 0. */
   maskAt(row: number, position: number): number {
-    return this.mask[row * this.capacityPositions + position];
+    return this.heap[this.biasAt + row * this.capacityPositions + position] === 0 ? 1 : 0;
   }
 
   /** Sets the mask of `row` at `position` (reserve first). */
   setMask(row: number, position: number, real: number): void {
-    this.mask[row * this.capacityPositions + position] = real === 0 ? 0 : 1;
+    this.heap[this.biasAt + row * this.capacityPositions + position] = real === 0 ? MASKED_SCORE : 0;
   }
 
   /**
@@ -220,14 +222,14 @@ export class KVStore {
     const { heads, headSize: hs } = this;
     const C = heads * hs;
     const n = position + 1;
+    const lanes = (n + 3) & ~3; // the softmax runs over whole lanes; the padding adds exp(−∞) = 0
     const scale = 1 / Math.sqrt(hs);
     const heap = this.heap;
-    const qAt = 0;
-    const outAt = hs;
-    const scoresAt = this.scoresAt;
+    const [qAt, outAt, maxAt, scoresAt] = [0, hs, 2 * hs, this.scoresAt];
+    const loops = this.loops;
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
-      const maskRow = row * this.capacityPositions;
+      const biasRow = this.biasAt + row * this.capacityPositions;
       for (let h = 0; h < heads; h++) {
         const keyBase = this.base(layer, false, row, h);
         const valueBase = this.base(layer, true, row, h);
@@ -235,25 +237,15 @@ export class KVStore {
         heap.set(qkv.subarray(from + C, from + C + hs), keyBase + position * hs);
         heap.set(qkv.subarray(from + 2 * C, from + 2 * C + hs), valueBase + position * hs);
         heap.set(qkv.subarray(from, from + hs), qAt);
-        this.loops.dots(4 * qAt, 4 * keyBase, n, 4 * hs, 4 * scoresAt, scale);
-        // Masked softmax over the n scores in float64; the masked score is rounded to float32 as the
-        // composed attention's (so all-masked keys tie, and their average is taken as there).
-        const exps = this.exps;
-        let max = -Infinity;
-        for (let j = 0; j < n; j++) {
-          const s = this.mask[maskRow + j] === 0 ? Math.fround(heap[scoresAt + j] + MASKED_SCORE) : heap[scoresAt + j];
-          exps[j] = s;
-          if (s > max) max = s;
-        }
-        let sum = 0;
-        for (let j = 0; j < n; j++) {
-          const e = Math.exp(exps[j] - max);
-          exps[j] = e;
-          sum += e;
-        }
-        for (let j = 0; j < n; j++) heap[scoresAt + j] = exps[j] / sum;
-        this.loops.mix(4 * scoresAt, 4 * valueBase, n, 4 * hs, 4 * outAt);
-        out.set(heap.subarray(outAt, outAt + hs), i * C + h * hs);
+        // Scores f32(q·k / sqrt(hs)) + bias, as the composed attention rounds them (so keys that are
+        // all masked tie at MASKED_SCORE and get equal weights there as here).
+        loops.dots(4 * qAt, 4 * keyBase, n, 4 * hs, 4 * scoresAt, scale, 4 * biasRow);
+        for (let j = n; j < lanes; j++) heap[scoresAt + j] = -Infinity;
+        const sum = loops.exps(4 * scoresAt, lanes, 1, 4 * maxAt); // unnormalised softmax weights
+        loops.mix(4 * scoresAt, 4 * valueBase, n, 4 * hs, 4 * outAt);
+        const inverse = 1 / sum;
+        const o = i * C + h * hs;
+        for (let d = 0; d < hs; d++) out[o + d] = heap[outAt + d] * inverse;
       }
     }
   }

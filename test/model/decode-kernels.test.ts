@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Rng } from "../../src/core/rng.js";
 import { selectBackend } from "../../src/model/backend.js";
 import type { ModelConfig } from "../../src/model/config.js";
-import { attentionLoops, setAttentionSimdDisabled, wasmApi } from "../../src/model/attention-simd.js";
+import { attentionLoops, setAttentionSimdDisabled, wasmApi } from "../../src/model/simd.js";
 import { fusedLayerNorm, hasDecodeKernels, setDecodeKernelsDisabled } from "../../src/model/decode-kernels.js";
 import { KVStore, MASKED_SCORE } from "../../src/model/kv-store.js";
 import { KVCache, Transformer } from "../../src/model/transformer.js";
@@ -176,7 +176,7 @@ describe("the SIMD attention loops", () => {
   });
 
   for (const simd of [true, false]) {
-    it(`${simd ? "SIMD" : "JavaScript"} dots and mix equal a float64 reference`, () => {
+    it(`${simd ? "SIMD" : "JavaScript"} dots, mix and exps equal a float64 reference`, () => {
       setAttentionSimdDisabled(!simd);
       const memory = new wasmApi!.Memory({ initial: 4 });
       const loops = attentionLoops(memory);
@@ -187,13 +187,14 @@ describe("the SIMD attention loops", () => {
         const q = 0;
         const k = 64;
         const scores = k + n * hs;
-        const out = scores + n + 4;
+        const bias = scores + n + 4;
+        const out = bias + n;
         heap.set(randomValues(out + hs, rng));
-        loops.dots(4 * q, 4 * k, n, 4 * hs, 4 * scores, 0.25);
+        loops.dots(4 * q, 4 * k, n, 4 * hs, 4 * scores, 0.25, 4 * bias);
         for (let j = 0; j < n; j++) {
           let s = 0;
           for (let d = 0; d < hs; d++) s += heap[q + d] * heap[k + j * hs + d];
-          expect(Math.abs(heap[scores + j] - 0.25 * s)).toBeLessThan(1e-5);
+          expect(Math.abs(heap[scores + j] - (0.25 * s + heap[bias + j]))).toBeLessThan(1e-5);
         }
         loops.mix(4 * scores, 4 * k, n, 4 * hs, 4 * out);
         for (let d = 0; d < hs; d++) {
@@ -202,6 +203,28 @@ describe("the SIMD attention loops", () => {
           expect(Math.abs(heap[out + d] - s)).toBeLessThan(1e-4);
         }
       }
+      // exps: a softmax's numerators over whole lanes, −∞ padding and underflow included.
+      const n = 2048;
+      const x = randomValues(n, rng, 12);
+      x[5] = -Infinity;
+      x[6] = -500;
+      x[7] = 60;
+      heap.set(x, 8);
+      const sum = loops.exps(4 * 8, n, 1.25, 0);
+      const max = Math.max(...Array.from(x, (v) => Math.fround(v * 1.25)));
+      expect(heap[0]).toBe(max);
+      let want = 0;
+      for (let j = 0; j < n; j++) {
+        const argument = Math.fround(x[j] * 1.25) - max;
+        const e = Math.exp(argument);
+        want += e;
+        // The float32 argument x·scale − max is rounded (half an ulp: |argument|·2^-24 relative error
+        // in the result) and the polynomial adds < 3e-7; results below e^-87 flush to 0.
+        const tolerance = e === 0 ? 0 : (Math.abs(argument) * 6e-8 + 5e-7) * e + 1e-37;
+        expect(Math.abs(heap[8 + j] - e), `exp at ${j}`).toBeLessThanOrEqual(tolerance);
+      }
+      expect(heap[8 + 5]).toBe(0);
+      expect(Math.abs(sum - want) / want).toBeLessThan(1e-5);
     });
   }
 });

@@ -1,19 +1,25 @@
 /**
- * The two inner loops of one-query attention (KV-cache decoding), as a tiny WebAssembly SIMD module
- * assembled here byte by byte, with a plain JavaScript twin used where WebAssembly SIMD is missing.
+ * The inner loops of KV-cache decoding (one-query attention, and the exponentials of the sampler's
+ * softmax), as a tiny WebAssembly SIMD module assembled here byte by byte, with a plain JavaScript
+ * twin used where WebAssembly SIMD is missing.
  *
- *   dots(q, k, n, rowBytes, out, scale):  out[j] = scale · Σ_d q[d] · k[j, d]      j < n   (scores)
- *   mix(w, v, n, rowBytes, out):          out[d] = Σ_j w[j] · v[j, d]              d < hs  (weighted values)
+ *   dots(q, k, n, rowBytes, out, scale, bias): out[j] = f32(scale · Σ_d q[d] · k[j, d]) + bias[j]   j < n
+ *   mix(w, v, n, rowBytes, out):               out[d] = Σ_j w[j] · v[j, d]                         d < hs
+ *   exps(x, n, scale, maxOut) -> sum:          m = max_j x[j]·scale (stored at maxOut);
+ *                                              x[j] = exp(x[j]·scale − m); returns Σ_j x[j]        j < n
  *
  * Pointers are byte offsets into one `WebAssembly.Memory` (float32, little-endian); rows of `k` and
- * `v` are `rowBytes` = 4·hs apart, and hs must be a multiple of 4 (four float lanes). Sums run in
- * float32 SIMD lanes, so results equal a float64 reference to float32 rounding (the tfjs kernels they
- * replace sum in another order: agreement is to ~1e-6 relative, not bitwise).
+ * `v` are `rowBytes` = 4·hs apart, hs a multiple of 4 (four float lanes); `exps` runs over whole
+ * lanes, so n is a multiple of 4 (pad with −Infinity: it adds 0 to the sum). Sums run in float32
+ * lanes, so results equal a float64 reference to float32 rounding, like the tfjs kernels they replace
+ * (which sum in another order: agreement is ~1e-6 relative, not bitwise). The exponential is
+ * exp(x) = 2^n · p(r), n = round(x / ln 2), r = x − n·ln 2 (in two parts), p the degree-7 Taylor
+ * polynomial (relative error < 3e-7 on |r| ≤ ln2/2); results below e^−87 flush to 0.
  *
- * Why not JavaScript alone: the loops are 2·hs multiply-adds per cached position per head; in V8 a
- * scalar loop takes ~2 ns per multiply-add (measured: 1.6 ms per layer at 32 rows × 100 positions),
- * four lanes take a fraction of that. No tooling is needed to build this module: the bytes below
- * follow the WebAssembly binary format (core spec §5, SIMD proposal opcodes), and
+ * Why not JavaScript alone: attention is 2·hs multiply-adds per cached position per head, and the
+ * sampler one exp per vocabulary entry per token; V8 runs a scalar multiply-add in ~2 ns and
+ * `Math.exp` in ~13 ns (measured), four lanes take a fraction of that. No tooling is needed to build
+ * the module: the bytes follow the WebAssembly binary format (core spec §5, SIMD opcodes), and
  * `WebAssembly.validate` checks them at load.
  */
 
@@ -35,18 +41,20 @@ interface WasmApi {
 /** The global `WebAssembly`, or undefined where the runtime has none. */
 export const wasmApi: WasmApi | undefined = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
-/** The two loops over one memory (see the module comment). */
+/** The loops over one memory (see the module comment). */
 export interface AttentionLoops {
-  /** `out[j] = scale · (q · k[j])` for j < n (float32 results). */
-  dots(q: number, k: number, n: number, rowBytes: number, out: number, scale: number): void;
+  /** `out[j] = f32(scale · (q · k[j])) + bias[j]` for j < n (float32 results). */
+  dots(q: number, k: number, n: number, rowBytes: number, out: number, scale: number, bias: number): void;
   /** `out[d] = Σ_{j<n} w[j] · v[j, d]` for d < rowBytes / 4. */
   mix(w: number, v: number, n: number, rowBytes: number, out: number): void;
+  /** In place `x[j] = exp(x[j]·scale − m)`, m = max of x·scale (stored at `maxOut`); returns the float32 sum. n % 4 == 0. */
+  exps(x: number, n: number, scale: number, maxOut: number): number;
   /** True when these are the SIMD loops (false: the JavaScript twin). */
   readonly simd: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
-// A minimal assembler: just what two loops need.
+// A minimal assembler: just what these loops need.
 
 function uleb(value: number): number[] {
   const out: number[] = [];
@@ -100,6 +108,8 @@ const I32_LT_U = [0x49];
 const I32_LE_S = [0x4c];
 const F32_ADD = [0x92];
 const F32_MUL = [0x94];
+const F32_MAX = [0x97];
+const RETURN = [0x0f];
 const f32Load = [0x2a, 2, 0]; // align 2^2, offset 0
 const f32Store = [0x38, 2, 0];
 const BLOCK = [0x02, 0x40]; // block with no result
@@ -113,7 +123,57 @@ const V128_ZERO = simd(0x0c, ...new Array<number>(16).fill(0)); // v128.const 0
 const F32X4_SPLAT = simd(0x13);
 const f32x4Lane = (lane: number) => simd(0x1f, lane); // f32x4.extract_lane
 const F32X4_ADD = simd(0xe4);
+const F32X4_SUB = simd(0xe5);
 const F32X4_MUL = simd(0xe6);
+const F32X4_MAX = simd(0xe9);
+const F32X4_GE = simd(0x46);
+const F32X4_NEAREST = simd(0x6a);
+const V128_AND = simd(0x4e);
+const I32X4_TRUNC_SAT_F32X4_S = simd(0xf8);
+const I32X4_ADD = simd(0xae);
+const I32X4_SHL = simd(0xab);
+
+/** v128.const of four equal float32 lanes. */
+function f32x4Const(value: number): number[] {
+  return simd(0x0c, ...new Uint8Array(new Float32Array([value, value, value, value]).buffer));
+}
+
+/** v128.const of four equal int32 lanes. */
+function i32x4Const(value: number): number[] {
+  return simd(0x0c, ...new Uint8Array(new Int32Array([value, value, value, value]).buffer));
+}
+
+/** Horizontal sum of the v128 in local `v`: ((v0 + v1) + v2) + v3, a float32 on the stack. */
+function laneSum(v: number): number[][] {
+  return [get(v), f32x4Lane(0), get(v), f32x4Lane(1), F32_ADD, get(v), f32x4Lane(2), F32_ADD, get(v), f32x4Lane(3), F32_ADD];
+}
+
+/** Horizontal max of the v128 in local `v`, a float32 on the stack. */
+function laneMax(v: number): number[][] {
+  return [get(v), f32x4Lane(0), get(v), f32x4Lane(1), F32_MAX, get(v), f32x4Lane(2), F32_MAX, get(v), f32x4Lane(3), F32_MAX];
+}
+
+const LN2_HI = 0.693359375; // ln 2 split so that n · LN2_HI is exact for |n| < 2^12
+const LN2_LO = -2.12194440e-4;
+
+/**
+ * exp of the four lanes of local `x` (≤ ~88), left on the stack; uses locals `n`, `r`.
+ * 2^n · p(r): n = nearest(x · log2 e), r = x − n·ln2 (two parts), p = Σ_{i≤7} r^i / i! (Horner),
+ * 2^n built in the exponent bits; lanes with x < −87 (2^n below the normal range) give 0.
+ */
+function exp4(x: number, n: number, r: number): number[][] {
+  const taylor = [1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1];
+  const horner: number[][] = [f32x4Const(taylor[0])];
+  for (const c of taylor.slice(1)) horner.push(get(r), F32X4_MUL, f32x4Const(c), F32X4_ADD);
+  return [
+    get(x), f32x4Const(Math.LOG2E), F32X4_MUL, F32X4_NEAREST, set(n),
+    get(x), get(n), f32x4Const(LN2_HI), F32X4_MUL, F32X4_SUB, get(n), f32x4Const(LN2_LO), F32X4_MUL, F32X4_SUB, set(r),
+    ...horner,
+    get(n), I32X4_TRUNC_SAT_F32X4_S, i32x4Const(127), I32X4_ADD, i32Const(23), I32X4_SHL, // 2^n as float32 bits
+    F32X4_MUL,
+    get(x), f32x4Const(-87), F32X4_GE, V128_AND,
+  ];
+}
 
 /** A function body: locals grouped as (count, type) pairs, then the code, then `end`. */
 function body(locals: Array<[number, number]>, code: number[][]): number[] {
@@ -122,12 +182,12 @@ function body(locals: Array<[number, number]>, code: number[][]): number[] {
 }
 
 /**
- * dots(q, k, n, rowBytes, out, scale); locals: j, d, acc.
+ * dots(q, k, n, rowBytes, out, scale, bias); locals: j, d, acc.
  * for (j = 0; j < n; j++) { acc = 0; for (d = 0; d < rowBytes; d += 16) acc += q[d] * k[d];
- *   *out = scale * (acc0 + acc1 + acc2 + acc3); out += 4; k += rowBytes }
+ *   *out = f32(scale * (acc0 + acc1 + acc2 + acc3)) + *bias; out += 4; bias += 4; k += rowBytes }
  */
 function dotsBody(): number[] {
-  const [q, k, n, rowBytes, out, scale, j, d, acc] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [q, k, n, rowBytes, out, scale, bias, j, d, acc] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   return body([[2, I32], [1, V128]], [
     i32Const(0), set(j),
     BLOCK,
@@ -143,10 +203,12 @@ function dotsBody(): number[] {
     get(d), i32Const(16), I32_ADD, tee(d), get(rowBytes), I32_LT_U, brIf(0),
     END,
     get(out),
-    get(acc), f32x4Lane(0), get(acc), f32x4Lane(1), F32_ADD, get(acc), f32x4Lane(2), F32_ADD, get(acc), f32x4Lane(3), F32_ADD,
+    ...laneSum(acc),
     get(scale), F32_MUL,
+    get(bias), f32Load, F32_ADD,
     f32Store,
     get(out), i32Const(4), I32_ADD, set(out),
+    get(bias), i32Const(4), I32_ADD, set(bias),
     get(k), get(rowBytes), I32_ADD, set(k),
     get(j), i32Const(1), I32_ADD, tee(j), get(n), I32_LT_S, brIf(0),
     END,
@@ -186,16 +248,52 @@ function mixBody(): number[] {
   ]);
 }
 
-/** The module's bytes: imports env.memory, exports `dots` (type 0) and `mix` (type 1). */
+/**
+ * exps(x, n, scale, maxOut) -> sum; locals: p, end, m, v, e, acc, nn, r.
+ * m = max over lanes of x·scale; *maxOut = m; then x = exp(x·scale − m) in place, summed in lanes.
+ */
+function expsBody(): number[] {
+  const [x, n, scale, maxOut, p, end, m, v, acc, nn, r] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  return body([[2, I32], [1, F32], [4, V128]], [
+    get(x), get(n), i32Const(2), [0x74], I32_ADD, set(end), // end = x + 4n (i32.shl)
+    f32x4Const(-Infinity), set(acc),
+    get(x), set(p),
+    BLOCK,
+    get(n), i32Const(0), I32_LE_S, brIf(0),
+    LOOP,
+    get(acc), get(p), V128_LOAD, get(scale), F32X4_SPLAT, F32X4_MUL, F32X4_MAX, set(acc),
+    get(p), i32Const(16), I32_ADD, tee(p), get(end), I32_LT_U, brIf(0),
+    END,
+    END,
+    ...laneMax(acc), set(m),
+    get(maxOut), get(m), f32Store,
+    V128_ZERO, set(acc),
+    get(x), set(p),
+    BLOCK,
+    get(n), i32Const(0), I32_LE_S, brIf(0),
+    LOOP,
+    get(p), V128_LOAD, get(scale), F32X4_SPLAT, F32X4_MUL, get(m), F32X4_SPLAT, F32X4_SUB, set(v),
+    get(p), ...exp4(v, nn, r), tee(v), V128_STORE,
+    get(acc), get(v), F32X4_ADD, set(acc),
+    get(p), i32Const(16), I32_ADD, tee(p), get(end), I32_LT_U, brIf(0),
+    END,
+    END,
+    ...laneSum(acc),
+    RETURN,
+  ]);
+}
+
+/** The module's bytes: imports env.memory, exports `dots` (type 0), `mix` (type 1) and `exps` (type 2). */
 function moduleBytes(): Uint8Array {
   const types = vector([
-    [0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [F32]]), ...vector([])],
+    [0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [F32], [I32]]), ...vector([])],
     [0x60, ...vector([[I32], [I32], [I32], [I32], [I32]]), ...vector([])],
+    [0x60, ...vector([[I32], [I32], [F32], [I32]]), ...vector([[F32]])],
   ]);
   const imports = vector([[...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)]]); // memory, min 1 page
-  const functions = vector([uleb(0), uleb(1)]);
-  const exports = vector([[...name("dots"), 0x00, ...uleb(0)], [...name("mix"), 0x00, ...uleb(1)]]);
-  const code = vector([dotsBody(), mixBody()]);
+  const functions = vector([uleb(0), uleb(1), uleb(2)]);
+  const exports = vector([[...name("dots"), 0x00, ...uleb(0)], [...name("mix"), 0x00, ...uleb(1)], [...name("exps"), 0x00, ...uleb(2)]]);
+  const code = vector([dotsBody(), mixBody(), expsBody()]);
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
     ...section(1, types), ...section(2, imports), ...section(3, functions), ...section(7, exports), ...section(10, code),
@@ -228,14 +326,14 @@ function javascriptLoops(memory: WasmMemory): AttentionLoops {
   const view = () => (heap.buffer === memory.buffer ? heap : (heap = new Float32Array(memory.buffer)));
   return {
     simd: false,
-    dots(q, k, n, rowBytes, out, scale) {
+    dots(q, k, n, rowBytes, out, scale, bias) {
       const h = view();
       const hs = rowBytes >> 2;
       const q0 = q >> 2;
-      for (let j = 0, kj = k >> 2, o = out >> 2; j < n; j++, kj += hs, o++) {
+      for (let j = 0, kj = k >> 2, o = out >> 2, b = bias >> 2; j < n; j++, kj += hs, o++, b++) {
         let s = 0;
         for (let d = 0; d < hs; d++) s += h[q0 + d] * h[kj + d];
-        h[o] = Math.fround(s) * Math.fround(scale);
+        h[o] = Math.fround(Math.fround(s) * Math.fround(scale)) + h[b];
       }
     },
     mix(w, v, n, rowBytes, out) {
@@ -248,6 +346,20 @@ function javascriptLoops(memory: WasmMemory): AttentionLoops {
         for (let d = 0; d < hs; d++) h[o + d] += weight * h[vj + d];
       }
     },
+    exps(x, n, scale, maxOut) {
+      const h = view();
+      const x0 = x >> 2;
+      const s = Math.fround(scale);
+      let m = -Infinity;
+      for (let j = 0; j < n; j++) m = Math.max(m, Math.fround(h[x0 + j] * s));
+      h[maxOut >> 2] = m;
+      let sum = 0;
+      for (let j = 0; j < n; j++) {
+        h[x0 + j] = Math.exp(Math.fround(Math.fround(h[x0 + j] * s) - m));
+        sum = Math.fround(sum + h[x0 + j]);
+      }
+      return sum;
+    },
   };
 }
 
@@ -256,6 +368,6 @@ export function attentionLoops(memory: WasmMemory): AttentionLoops {
   const module = simdDisabled ? null : simdModule();
   if (module === null || wasmApi === undefined) return javascriptLoops(memory);
   const instance = new wasmApi.Instance(module, { env: { memory } });
-  const { dots, mix } = instance.exports as unknown as Omit<AttentionLoops, "simd">;
-  return { simd: true, dots, mix };
+  const { dots, mix, exps } = instance.exports as unknown as Omit<AttentionLoops, "simd">;
+  return { simd: true, dots, mix, exps };
 }
