@@ -7,14 +7,20 @@
  * nine kernels (mean, sub, square, mean, add, rsqrt, mul, mul, add) and runs seven times per step of
  * a 3-layer model. `GrpoLayerNorm` does it in one pass over each row, reading and writing the
  * backend's own memory (the wasm heap, or the cpu backend's typed arrays) without copies.
+ * `GrpoGeluTanh` replaces GELU's seven kernels (square, mul, add, mul, mul, sigmoid, mul) by one pass
+ * of the SIMD loops in `simd.ts` (its exponentials on four lanes; data copied in and out of their
+ * memory, which costs less than one more kernel).
  *
  * Kernels here have no gradient: the transformer uses them only while no gradient is recorded.
  * Shapes: N rows, C channels.
  */
 import * as tf from "@tensorflow/tfjs";
+import { scratchLoops } from "./simd.js";
 
 /** Kernel name of the fused LayerNorm (inputs x [N, C], gamma [C], beta [C]; attr epsilon). */
 export const LAYER_NORM_KERNEL = "GrpoLayerNorm";
+/** Kernel name of the fused tanh GELU (input x, any shape). */
+export const GELU_KERNEL = "GrpoGeluTanh";
 
 const BACKENDS = ["wasm", "cpu"] as const;
 type KernelBackend = (typeof BACKENDS)[number];
@@ -63,7 +69,7 @@ function withMemory(
   outShape: number[],
 ): { views: Float32Array[]; out: Float32Array; info: tf.TensorInfo } {
   for (const t of inputs) {
-    if (t.dtype !== "float32") throw new Error(`${LAYER_NORM_KERNEL}: inputs must be float32, got ${t.dtype}.`);
+    if (t.dtype !== "float32") throw new Error(`Grpo kernels: inputs must be float32, got ${t.dtype}.`);
   }
   if (backendName === "wasm") {
     const wasm = backend as WasmBackendMemory;
@@ -113,6 +119,21 @@ function layerNormKernel(backendName: KernelBackend): tf.KernelFunc {
   };
 }
 
+function geluKernel(backendName: KernelBackend): tf.KernelFunc {
+  return ({ inputs, backend }) => {
+    const { x } = inputs as unknown as { x: tf.TensorInfo };
+    const { views, out, info } = withMemory(backendName, backend, [x], [...x.shape]);
+    const n = out.length;
+    const lanes = (n + 3) & ~3; // whole SIMD lanes; the padding computes gelu(0) = 0, not copied out
+    const { heap, loops } = scratchLoops(8 * lanes);
+    heap.set(views[0], 0);
+    heap.fill(0, n, lanes);
+    loops.gelu(0, 4 * lanes, lanes);
+    out.set(heap.subarray(lanes, lanes + n));
+    return info;
+  };
+}
+
 let registered = false;
 
 /** Registers the kernels for the wasm and cpu backends (idempotent; the backends need not be loaded). */
@@ -121,6 +142,9 @@ export function installDecodeKernels(): void {
   for (const backendName of BACKENDS) {
     if (tf.getKernel(LAYER_NORM_KERNEL, backendName) === undefined) {
       tf.registerKernel({ kernelName: LAYER_NORM_KERNEL, backendName, kernelFunc: layerNormKernel(backendName) });
+    }
+    if (tf.getKernel(GELU_KERNEL, backendName) === undefined) {
+      tf.registerKernel({ kernelName: GELU_KERNEL, backendName, kernelFunc: geluKernel(backendName) });
     }
   }
   registered = true;
@@ -152,4 +176,15 @@ export function hasDecodeKernels(): boolean {
  */
 export function fusedLayerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): T {
   return tf.engine().runKernel(LAYER_NORM_KERNEL, { x, gamma, beta }, { epsilon }) as T;
+}
+
+/**
+ * GPT-2's tanh GELU, `0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³)))`, in one kernel (no gradient:
+ * call only while none is recorded). Float32 SIMD exponentials: within ~1e-6 of float64.
+ *
+ * @param x - float32, any shape
+ * @returns float32, the shape of `x`
+ */
+export function fusedGelu<T extends tf.Tensor>(x: T): T {
+  return tf.engine().runKernel(GELU_KERNEL, { x }) as T;
 }

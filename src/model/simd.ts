@@ -7,10 +7,12 @@
  *   mix(w, v, n, rowBytes, out):               out[d] = Σ_j w[j] · v[j, d]                         d < hs
  *   exps(x, n, scale, maxOut) -> sum:          m = max_j x[j]·scale (stored at maxOut);
  *                                              x[j] = exp(x[j]·scale − m); returns Σ_j x[j]        j < n
+ *   gelu(x, out, n):                           out[j] = x[j] · sigmoid(2·sqrt(2/π)·(x[j] + 0.044715·x[j]³))
+ *                                              (GPT-2's tanh GELU, = 0.5·x·(1 + tanh u))          j < n
  *
  * Pointers are byte offsets into one `WebAssembly.Memory` (float32, little-endian); rows of `k` and
  * `v` are `rowBytes` = 4·hs apart, hs a multiple of 4 (four float lanes); `exps` runs over whole
- * lanes, so n is a multiple of 4 (pad with −Infinity: it adds 0 to the sum). Sums run in float32
+ * lanes, so n is a multiple of 4 (pad with −Infinity: it adds 0 to the sum), and so does `gelu`. Sums run in float32
  * lanes, so results equal a float64 reference to float32 rounding, like the tfjs kernels they replace
  * (which sum in another order: agreement is ~1e-6 relative, not bitwise). The exponential is
  * exp(x) = 2^n · p(r), n = round(x / ln 2), r = x − n·ln 2 (in two parts), p the degree-7 Taylor
@@ -49,6 +51,8 @@ export interface AttentionLoops {
   mix(w: number, v: number, n: number, rowBytes: number, out: number): void;
   /** In place `x[j] = exp(x[j]·scale − m)`, m = max of x·scale (stored at `maxOut`); returns the float32 sum. n % 4 == 0. */
   exps(x: number, n: number, scale: number, maxOut: number): number;
+  /** `out[j] = gelu_tanh(x[j])` for j < n, n % 4 == 0. */
+  gelu(x: number, out: number, n: number): void;
   /** True when these are the SIMD loops (false: the JavaScript twin). */
   readonly simd: boolean;
 }
@@ -125,6 +129,8 @@ const f32x4Lane = (lane: number) => simd(0x1f, lane); // f32x4.extract_lane
 const F32X4_ADD = simd(0xe4);
 const F32X4_SUB = simd(0xe5);
 const F32X4_MUL = simd(0xe6);
+const F32X4_DIV = simd(0xe7);
+const F32X4_MIN = simd(0xe8);
 const F32X4_MAX = simd(0xe9);
 const F32X4_GE = simd(0x46);
 const F32X4_NEAREST = simd(0x6a);
@@ -283,17 +289,50 @@ function expsBody(): number[] {
   ]);
 }
 
-/** The module's bytes: imports env.memory, exports `dots` (type 0), `mix` (type 1) and `exps` (type 2). */
+/**
+ * gelu(x, out, n); locals: p, o, end, v, t, nn, r.
+ * out = x / (1 + exp(t)), t = min(x · (a + b·x²), 88) with a = −2·sqrt(2/π), b = a·0.044715: the
+ * sigmoid form of the tanh GELU; the clamp keeps exp finite (x/(1+e^88) is 0 to float32 precision).
+ */
+function geluBody(): number[] {
+  const [x, out, n, p, o, end, v, t, nn, r] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const a = -2 * Math.sqrt(2 / Math.PI);
+  return body([[3, I32], [4, V128]], [
+    get(x), get(n), i32Const(2), [0x74], I32_ADD, set(end), // end = x + 4n (i32.shl)
+    get(x), set(p),
+    get(out), set(o),
+    BLOCK,
+    get(n), i32Const(0), I32_LE_S, brIf(0),
+    LOOP,
+    get(p), V128_LOAD, set(v),
+    get(v), get(v), get(v), F32X4_MUL, f32x4Const(a * 0.044715), F32X4_MUL, f32x4Const(a), F32X4_ADD, F32X4_MUL,
+    f32x4Const(88), F32X4_MIN, set(t),
+    get(o),
+    get(v),
+    f32x4Const(1), ...exp4(t, nn, r), F32X4_ADD,
+    F32X4_DIV,
+    V128_STORE,
+    get(o), i32Const(16), I32_ADD, set(o),
+    get(p), i32Const(16), I32_ADD, tee(p), get(end), I32_LT_U, brIf(0),
+    END,
+    END,
+  ]);
+}
+
+/** The module's bytes: imports env.memory, exports `dots`, `mix`, `exps` and `gelu` (types 0–3). */
 function moduleBytes(): Uint8Array {
   const types = vector([
     [0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [F32], [I32]]), ...vector([])],
     [0x60, ...vector([[I32], [I32], [I32], [I32], [I32]]), ...vector([])],
     [0x60, ...vector([[I32], [I32], [F32], [I32]]), ...vector([[F32]])],
+    [0x60, ...vector([[I32], [I32], [I32]]), ...vector([])],
   ]);
   const imports = vector([[...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)]]); // memory, min 1 page
-  const functions = vector([uleb(0), uleb(1), uleb(2)]);
-  const exports = vector([[...name("dots"), 0x00, ...uleb(0)], [...name("mix"), 0x00, ...uleb(1)], [...name("exps"), 0x00, ...uleb(2)]]);
-  const code = vector([dotsBody(), mixBody(), expsBody()]);
+  const functions = vector([uleb(0), uleb(1), uleb(2), uleb(3)]);
+  const exports = vector([
+    [...name("dots"), 0x00, ...uleb(0)], [...name("mix"), 0x00, ...uleb(1)], [...name("exps"), 0x00, ...uleb(2)], [...name("gelu"), 0x00, ...uleb(3)],
+  ]);
+  const code = vector([dotsBody(), mixBody(), expsBody(), geluBody()]);
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
     ...section(1, types), ...section(2, imports), ...section(3, functions), ...section(7, exports), ...section(10, code),
@@ -360,6 +399,14 @@ function javascriptLoops(memory: WasmMemory): AttentionLoops {
       }
       return sum;
     },
+    gelu(x, out, n) {
+      const h = view();
+      const a = -2 * Math.sqrt(2 / Math.PI);
+      for (let j = 0, i = x >> 2, o = out >> 2; j < n; j++, i++, o++) {
+        const v = h[i];
+        h[o] = v / (1 + Math.exp(Math.min(v * (a + a * 0.044715 * v * v), 88)));
+      }
+    },
   };
 }
 
@@ -368,6 +415,23 @@ export function attentionLoops(memory: WasmMemory): AttentionLoops {
   const module = simdDisabled ? null : simdModule();
   if (module === null || wasmApi === undefined) return javascriptLoops(memory);
   const instance = new wasmApi.Instance(module, { env: { memory } });
-  const { dots, mix, exps } = instance.exports as unknown as Omit<AttentionLoops, "simd">;
-  return { simd: true, dots, mix, exps };
+  const { dots, mix, exps, gelu } = instance.exports as unknown as Omit<AttentionLoops, "simd">;
+  return { simd: true, dots, mix, exps, gelu };
+}
+
+/** A scratch memory with its loops, for kernels whose data lives elsewhere (tfjs tensors). */
+let scratch: { memory: WasmMemory; loops: AttentionLoops; simd: boolean } | undefined;
+
+/**
+ * The loops over a scratch memory of at least `bytes`, shared by the calls of this thread (each
+ * call copies its data in and out before returning).
+ */
+export function scratchLoops(bytes: number): { heap: Float32Array; loops: AttentionLoops } {
+  const wantSimd = !simdDisabled && simdModule() !== null;
+  if (scratch === undefined || scratch.memory.buffer.byteLength < bytes || scratch.simd !== wantSimd) {
+    const pages = Math.ceil(Math.max(bytes, 1 << 20) / 65536);
+    const memory: WasmMemory = wasmApi === undefined ? { buffer: new ArrayBuffer(pages * 65536) } : new wasmApi.Memory({ initial: pages });
+    scratch = { memory, loops: attentionLoops(memory), simd: wantSimd };
+  }
+  return { heap: new Float32Array(scratch.memory.buffer), loops: scratch.loops };
 }

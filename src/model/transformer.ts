@@ -24,7 +24,7 @@ import { GrpoError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { parseWith } from "../core/validation.js";
 import { validateModelConfig, type ModelConfig } from "./config.js";
-import { floatView, fusedLayerNorm, hasDecodeKernels } from "./decode-kernels.js";
+import { floatView, fusedGelu, fusedLayerNorm, hasDecodeKernels } from "./decode-kernels.js";
 import { KVStore, MASKED_SCORE } from "./kv-store.js";
 import { batchMatMul, embeddingLookup, geluTanh, linear, targetLogSoftmax } from "./ops.js";
 
@@ -550,8 +550,8 @@ function fusedLinear(x: tf.Tensor3D, w: tf.Tensor3D, b?: tf.Tensor1D): tf.Tensor
 }
 
 /**
- * One decoding step (T = 1, a KV cache, no gradient recorded) with the fused kernels: LayerNorm in
- * one kernel, each linear map one product with its bias, and attention over the cache's memory
+ * One decoding step (T = 1, a KV cache, no gradient recorded) with the fused kernels: LayerNorm and
+ * GELU in one kernel each, each linear map one product with its bias, and attention over the cache's memory
  * (`KVStore.attend`, which also stores the new keys and values) instead of ~14 composed kernels per
  * layer. Activations stay (1, B, C) so no product needs a reshape. Same math as the composed pass.
  */
@@ -581,7 +581,7 @@ function decodeStep(
       store.attend(i, floatView(qkv) ?? (qkv.dataSync() as Float32Array), plan.rows, plan.cached, merged); // heads side by side, (B, C)
       const attention = tf.tensor3d(merged, [1, B, C]);
       x = tf.add(x, fusedLinear(attention, w("attn.c_proj.weight"), p("attn.c_proj.bias") as tf.Tensor1D));
-      const hidden = geluTanh(fusedLinear(fusedLayerNorm(x, p("ln_2.weight"), p("ln_2.bias"), eps), w("mlp.c_fc.weight"), p("mlp.c_fc.bias") as tf.Tensor1D)); // (1, B, nInner)
+      const hidden = fusedGelu(fusedLinear(fusedLayerNorm(x, p("ln_2.weight"), p("ln_2.bias"), eps), w("mlp.c_fc.weight"), p("mlp.c_fc.bias") as tf.Tensor1D)); // (1, B, nInner)
       x = tf.add(x, fusedLinear(hidden, w("mlp.c_proj.weight"), p("mlp.c_proj.bias") as tf.Tensor1D));
     }
     x = fusedLayerNorm(x, params["ln_f.weight"], params["ln_f.bias"], eps);

@@ -8,7 +8,8 @@ import { Rng } from "../../src/core/rng.js";
 import { selectBackend } from "../../src/model/backend.js";
 import type { ModelConfig } from "../../src/model/config.js";
 import { attentionLoops, setAttentionSimdDisabled, wasmApi } from "../../src/model/simd.js";
-import { fusedLayerNorm, hasDecodeKernels, setDecodeKernelsDisabled } from "../../src/model/decode-kernels.js";
+import { fusedGelu, fusedLayerNorm, hasDecodeKernels, setDecodeKernelsDisabled } from "../../src/model/decode-kernels.js";
+import { geluTanh } from "../../src/model/ops.js";
 import { KVStore, MASKED_SCORE } from "../../src/model/kv-store.js";
 import { KVCache, Transformer } from "../../src/model/transformer.js";
 
@@ -103,6 +104,26 @@ for (const backend of ["wasm", "cpu"] as const) {
         expect(maxAbsDiff(fused.dataSync().slice(channels), composed.dataSync().slice(channels))).toBeLessThan(2e-5);
         expect(maxAbsDiff(fused.dataSync(), float64LayerNorm(values, gamma.dataSync(), beta.dataSync(), 1e-5))).toBeLessThan(2e-6);
         tf.dispose([x, gamma, beta, fused, composed]);
+        expect(tf.memory().numTensors).toBe(before);
+      }
+    });
+
+    it("GrpoGeluTanh equals the composed GELU and a float64 reference, tails and extremes included", () => {
+      const rng = Rng.fromSeed(4);
+      for (const shape of [[3, 37], [1, 2, 64], [5]]) {
+        const size = shape.reduce((a, b) => a * b, 1);
+        const values = randomValues(size, rng, 3);
+        values[0] = -30; // the exponential's argument is clamped: the result is 0 to float32 precision
+        if (size > 2) [values[1], values[2]] = [25, 0];
+        const before = tf.memory().numTensors;
+        const x = tf.tensor(values, shape);
+        const fused = fusedGelu(x);
+        const composed = geluTanh(x);
+        expect(fused.shape).toEqual(shape);
+        expect(maxAbsDiff(fused.dataSync(), composed.dataSync())).toBeLessThan(2e-6 * 25);
+        const exact = Array.from(values, (v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
+        fused.dataSync().forEach((y, i) => expect(Math.abs(y - exact[i]), `x = ${values[i]}`).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(exact[i]))));
+        tf.dispose([x, fused, composed]);
         expect(tf.memory().numTensors).toBe(before);
       }
     });
@@ -225,6 +246,16 @@ describe("the SIMD attention loops", () => {
       }
       expect(heap[8 + 5]).toBe(0);
       expect(Math.abs(sum - want) / want).toBeLessThan(1e-5);
+      // gelu: x · sigmoid(2u) against 0.5·x·(1 + tanh u), u = sqrt(2/π)(x + 0.044715 x³).
+      const g = randomValues(64, rng, 4);
+      g[0] = -40;
+      g[1] = 40;
+      heap.set(g, 0);
+      loops.gelu(0, 4 * 64, 64);
+      g.forEach((v, j) => {
+        const exact = 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+        expect(Math.abs(heap[64 + j] - exact), `gelu(${v})`).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(exact)));
+      });
     });
   }
 });
