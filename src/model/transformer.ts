@@ -431,8 +431,8 @@ function causalSelfAttention(
   return linear(merged, p("attn.c_proj.weight") as tf.Tensor2D, p("attn.c_proj.bias") as tf.Tensor1D); // (N, C)
 }
 
-function mlp(x: tf.Tensor2D, p: (name: string) => tf.Tensor): tf.Tensor2D {
-  const hidden = geluTanh(linear(x, p("mlp.c_fc.weight") as tf.Tensor2D, p("mlp.c_fc.bias") as tf.Tensor1D)); // (N, nInner)
+function mlp(x: tf.Tensor2D, p: (name: string) => tf.Tensor, gelu: (h: tf.Tensor2D) => tf.Tensor2D = geluTanh): tf.Tensor2D {
+  const hidden = gelu(linear(x, p("mlp.c_fc.weight") as tf.Tensor2D, p("mlp.c_fc.bias") as tf.Tensor1D)); // (N, nInner)
   return linear(hidden, p("mlp.c_proj.weight") as tf.Tensor2D, p("mlp.c_proj.bias") as tf.Tensor1D); // (N, C)
 }
 
@@ -516,6 +516,12 @@ function composedForward(
   const eps = config.layerNormEpsilon;
   const cache = options.kvCache;
   const biasValues = attentionBias(plan, store);
+  // Filling a KV cache (prefill) is inference: where the fused kernels run, LayerNorm and GELU use
+  // them (one pass each instead of 9 and 7 kernels over B·T rows). Without a cache, or with a tape,
+  // every op is the differentiable composition (training and its log-probs stay as they were).
+  const fused = store !== undefined && !tf.engine().isTapeOn() && hasDecodeKernels();
+  const norm = fused ? (h: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, e: number) => fusedLayerNorm(h, w, b, e) : layerNorm;
+  const gelu = fused ? (h: tf.Tensor2D) => fusedGelu(h) : geluTanh;
   return tf.tidy(() => {
     const positions = tf.tensor2d(plan.positions, [B, T], "int32");
     const bias = biasValues === null ? null : tf.tensor4d(biasValues.values, biasValues.shape);
@@ -524,15 +530,15 @@ function composedForward(
     let x = tf.reshape(tf.add(tokens, where), [B * T, C]) as tf.Tensor2D; // (N, C)
     for (let i = 0; i < config.nLayer; i++) {
       const p = (name: string): tf.Tensor => params[`h.${i}.${name}`];
-      x = tf.add(x, causalSelfAttention(layerNorm(x, p("ln_1.weight"), p("ln_1.bias"), eps), p, config, i, plan, bias, store));
-      x = tf.add(x, mlp(layerNorm(x, p("ln_2.weight"), p("ln_2.bias"), eps), p));
+      x = tf.add(x, causalSelfAttention(norm(x, p("ln_1.weight"), p("ln_1.bias"), eps), p, config, i, plan, bias, store));
+      x = tf.add(x, mlp(norm(x, p("ln_2.weight"), p("ln_2.bias"), eps), p, gelu));
     }
     let rows = T;
     if (options.lastPositionOnly && T > 1) {
       x = tf.reshape(tf.slice(tf.reshape(x, [B, T, C]), [0, T - 1, 0], [B, 1, C]), [B, C]); // (B, T, C) -> (B, C)
       rows = 1;
     }
-    x = layerNorm(x, params["ln_f.weight"], params["ln_f.bias"], eps);
+    x = norm(x, params["ln_f.weight"], params["ln_f.bias"], eps);
     // The head is used as (C, V) so the matMul needs no transpose flag (slow on wasm).
     const headWeight = (config.tieWordEmbeddings ? params["wte.weight"] : params["lm_head.weight"]) as tf.Tensor2D;
     const head = cache !== undefined ? cache.prepare("head", () => tf.transpose(headWeight) as tf.Tensor2D) : (tf.transpose(headWeight) as tf.Tensor2D);
