@@ -6,9 +6,9 @@
  * ({@link attentionLoops}) without building the dozen tensors a composed attention needs.
  *
  * Shapes: R rows, nh heads, hs head size, C = nh·hs, P capacity (positions), L positions in use.
- * Layout (float32): scratch [q (hs) | out (hs) | max | scores (P)], the key bias (R, P) (0 for a real
- * token, MASKED_SCORE for a pad, so masking is an add inside `dots`), then per layer keys (R, nh, P, hs) and
- * values (R, nh, P, hs). A row that sits a call out gets zeros and mask 0 at its positions. Memories
+ * Layout (float32): scratch [out (hs) | spare (hs) | max | scores (P) | the step's q, k, v (R, 3C)],
+ * the key bias (R, P) (0 for a real token, MASKED_SCORE for a pad, so masking is an add inside
+ * `dots`), then per layer keys (R, nh, P, hs) and values (R, nh, P, hs). A row that sits a call out gets zeros and mask 0 at its positions. Memories
  * of disposed stores are reused.
  */
 import { attentionLoops, wasmApi, type AttentionLoops, type WasmMemory } from "./simd.js";
@@ -53,6 +53,8 @@ export class KVStore {
   private heap!: Float32Array;
   private loops!: AttentionLoops;
   private scoresAt = 0;
+  /** Float index of one step's q, k, v of every input row (R, 3C). */
+  private qkvAt = 0;
   /** Float index of the key bias (R, P): 0 where a row's cached position is a real token, else MASKED_SCORE. */
   private biasAt = 0;
   private keysAt = 0;
@@ -101,8 +103,9 @@ export class KVStore {
   private allocate(positions: number): void {
     const old = this.memory === undefined ? undefined : { heap: this.heap, capacity: this.capacityPositions, keysAt: this.keysAt, biasAt: this.biasAt };
     const hs = this.headSize;
-    const scoresAt = 2 * hs + 4; // after q (hs), out (hs) and the softmax max (1, padded to a lane)
-    const biasAt = scoresAt + positions + 4; // + 4: room to pad the scores to whole lanes
+    const scoresAt = 2 * hs + 4; // after out (hs), a spare lane block (hs) and the softmax max (padded to a lane)
+    const qkvAt = scoresAt + positions + 4; // + 4: room to pad the scores to whole lanes
+    const biasAt = qkvAt + this.rows * 3 * this.heads * hs; // after one step's q, k, v of every row
     const keysAt = biasAt + this.rows * positions;
     const floats = keysAt + 2 * this.layers * this.blockFloats(positions);
     const memory = takeMemory(floats * 4);
@@ -128,6 +131,7 @@ export class KVStore {
     this.heap = heap;
     this.capacityPositions = positions;
     this.scoresAt = scoresAt;
+    this.qkvAt = qkvAt;
     this.biasAt = biasAt;
     this.keysAt = keysAt;
     this.loops = attentionLoops(memory);
@@ -225,18 +229,21 @@ export class KVStore {
     const lanes = (n + 3) & ~3; // the softmax runs over whole lanes; the padding adds exp(−∞) = 0
     const scale = 1 / Math.sqrt(hs);
     const heap = this.heap;
-    const [qAt, outAt, maxAt, scoresAt] = [0, hs, 2 * hs, this.scoresAt];
+    const outAt = 0;
+    const maxAt = 2 * hs;
+    const scoresAt = this.scoresAt;
+    const qkvAt = this.qkvAt;
     const loops = this.loops;
+    heap.set(qkv, qkvAt); // copies within the memory below allocate nothing (this loop runs B·nh·layers times a step)
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
       const biasRow = this.biasAt + row * this.capacityPositions;
       for (let h = 0; h < heads; h++) {
         const keyBase = this.base(layer, false, row, h);
         const valueBase = this.base(layer, true, row, h);
-        const from = i * 3 * C + h * hs;
-        heap.set(qkv.subarray(from + C, from + C + hs), keyBase + position * hs);
-        heap.set(qkv.subarray(from + 2 * C, from + 2 * C + hs), valueBase + position * hs);
-        heap.set(qkv.subarray(from, from + hs), qAt);
+        const qAt = qkvAt + i * 3 * C + h * hs;
+        heap.copyWithin(keyBase + position * hs, qAt + C, qAt + C + hs);
+        heap.copyWithin(valueBase + position * hs, qAt + 2 * C, qAt + 2 * C + hs);
         // Scores f32(q·k / sqrt(hs)) + bias, as the composed attention rounds them (so keys that are
         // all masked tie at MASKED_SCORE and get equal weights there as here).
         loops.dots(4 * qAt, 4 * keyBase, n, 4 * hs, 4 * scoresAt, scale, 4 * biasRow);
