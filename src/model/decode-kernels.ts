@@ -175,6 +175,7 @@ export function hasDecodeKernels(): boolean {
  * @returns float32, the shape of `x`
  */
 export function fusedLayerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): T {
+  installDecodeKernels();
   return tf.engine().runKernel(LAYER_NORM_KERNEL, { x, gamma, beta }, { epsilon }) as T;
 }
 
@@ -186,5 +187,6 @@ export function fusedLayerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta
  * @returns float32, the shape of `x`
  */
 export function fusedGelu<T extends tf.Tensor>(x: T): T {
+  installDecodeKernels();
   return tf.engine().runKernel(GELU_KERNEL, { x }) as T;
 }
