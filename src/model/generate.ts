@@ -205,6 +205,7 @@ function nextTick(): Promise<void> {
  *   identically. Rows draw in order, one draw per sampled token.
  * - A row that finishes leaves the batch: later steps feed only the unfinished rows (the KV cache
  *   keeps every row; see {@link ForwardOptions.cacheRows}).
+ * - Identical prompts are run through the model once; their rows then share that cache content.
  *
  * @throws GrpoError `invalid_argument` for bad options or ids (naming the row); `AbortedError`
  *   when `signal` aborts (checked every step; other event-loop work runs at least every 4 ms).
@@ -253,26 +254,43 @@ export async function generate(model: Transformer, promptIds: number[][], option
   if (rows === 0 || maxNew === 0) return results;
 
   const eos = new Set(opts.eosTokenIds);
-  // Prefill: left-pad to the longest prompt; pads are masked and do not shift positions.
+  // Prefill each distinct prompt once (a GRPO group is numGenerations copies of one prompt), then
+  // copy its cache row to the rows that share it.
+  const distinct = new Map<string, number>(); // prompt -> its index in `unique`
+  const unique: number[][] = [];
+  const sourceOf = prompts.map((p) => {
+    const key = p.join(",");
+    let index = distinct.get(key);
+    if (index === undefined) {
+      index = unique.length;
+      distinct.set(key, index);
+      unique.push(p);
+    }
+    return index;
+  });
+  // Left-pad to the longest prompt; pads are masked and do not shift positions.
   const width = Math.max(...prompts.map((p) => p.length));
   const cache = new KVCache({ capacity: width + maxNew });
   /** The rows still sampling, in order; each step feeds only these (finished rows leave the batch). */
   let active = prompts.map((_, b) => b);
+  /** Which row of the current logits each active row reads: its distinct prompt's after the prefill. */
+  let logitRows = sourceOf;
   let logits: tf.Tensor | undefined;
   try {
-    const ids = new Int32Array(rows * width);
-    const mask = new Int32Array(rows * width);
-    prompts.forEach((p, b) => {
+    const ids = new Int32Array(unique.length * width);
+    const mask = new Int32Array(unique.length * width);
+    unique.forEach((p, b) => {
       ids.set(p, b * width + width - p.length);
       mask.fill(1, b * width + width - p.length, (b + 1) * width);
     });
     logits = tf.tidy(() =>
-      model.forward(tf.tensor2d(ids, [rows, width], "int32"), {
-        attentionMask: tf.tensor2d(mask, [rows, width], "int32"),
+      model.forward(tf.tensor2d(ids, [unique.length, width], "int32"), {
+        attentionMask: tf.tensor2d(mask, [unique.length, width], "int32"),
         kvCache: cache,
         lastPositionOnly: true,
       }),
     );
+    if (unique.length < rows) cache.repeatRows(sourceOf);
     const signal = withAmbientSignal(opts.signal); // a kernel interrupt stops generation too
     let yielded = performance.now();
     for (let step = 0; step < maxNew; step++) {
@@ -291,7 +309,7 @@ export async function generate(model: Transformer, promptIds: number[][], option
       const next: number[] = [];
       const nextIds: number[] = [];
       active.forEach((b, i) => {
-        const row = values.subarray(i * vocabSize, (i + 1) * vocabSize);
+        const row = values.subarray(logitRows[i] * vocabSize, (logitRows[i] + 1) * vocabSize);
         const { tokenId, logprob } = pickToken(row, opts, rngOf(b));
         const result = results[b];
         result.tokenIds.push(tokenId);
@@ -304,6 +322,7 @@ export async function generate(model: Transformer, promptIds: number[][], option
         }
       });
       active = next;
+      logitRows = next.map((_, i) => i);
       current.dispose(); // after sampling: the values above may view its memory
       logits = undefined;
       if (step === maxNew - 1 || active.length === 0) break;

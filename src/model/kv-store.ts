@@ -143,6 +143,31 @@ export class KVStore {
   }
 
   /**
+   * A store of `sources.length` rows whose row r holds what row `sources[r]` of this one holds (keys,
+   * values and mask of every cached position), with this store's capacity. This store is unchanged.
+   */
+  gatherRows(sources: readonly number[]): KVStore {
+    const out = new KVStore(this.layers, sources.length, this.heads, this.headSize, this.capacityPositions);
+    out.length = this.length;
+    const span = this.length * this.headSize;
+    for (let layer = 0; layer < this.layers; layer++) {
+      for (const values of [false, true]) {
+        sources.forEach((source, row) => {
+          for (let h = 0; h < this.heads; h++) {
+            const from = this.base(layer, values, source, h);
+            out.heap.set(this.heap.subarray(from, from + span), out.base(layer, values, row, h));
+          }
+        });
+      }
+    }
+    sources.forEach((source, row) => {
+      const from = this.biasAt + source * this.capacityPositions;
+      out.heap.set(this.heap.subarray(from, from + this.length), out.biasAt + row * out.capacityPositions);
+    });
+    return out;
+  }
+
+  /**
    * Zeros keys and values of `steps` positions from `position` for the given rows: the rows that sit
    * a call out (a reused memory holds an earlier cache's values there; masked, but they must be finite).
    */

@@ -195,6 +195,24 @@ export class KVCache {
     });
   }
 
+  /**
+   * @internal Makes row r of the cache a copy of row `sources[r]` (any row may be copied several
+   * times): e.g. a batch whose identical prompts were filled once. The rows' next position ids move
+   * with them.
+   */
+  repeatRows(sources: readonly number[]): void {
+    const store = this.store;
+    if (store === undefined) throw new GrpoError("invalid_argument", "An empty KV cache has no rows to repeat.", { fix: "fill the cache with a forward call first." });
+    if (!sources.every((r) => Number.isInteger(r) && r >= 0 && r < store.rows)) {
+      throw new GrpoError("invalid_argument", "A row to repeat is not in the KV cache.", {
+        field: "sources", value: sources, expected: `row indices in [0, ${store.rows})`,
+      });
+    }
+    this.store = store.gatherRows(sources);
+    store.release();
+    this.nextPositions = sources.map((r) => this.nextPositions[r]);
+  }
+
   /** @internal A tensor derived from the weights, computed on first use and kept until dispose. */
   prepare<T extends tf.Tensor>(key: string, compute: () => T): T {
     let t = this.prepared.get(key);

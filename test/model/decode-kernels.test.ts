@@ -185,6 +185,33 @@ for (const backend of ["wasm", "cpu"] as const) {
       });
       model.dispose();
     });
+
+    it("repeatRows copies cache rows: decoding after it equals decoding a cache filled with those rows", () => {
+      const model = randomModel(13);
+      const rows = [[3, 4, 5, 6], [0, 0, 9, 8]]; // row 1 left-padded
+      const masks = [[1, 1, 1, 1], [0, 0, 1, 1]];
+      const order = [1, 0, 1]; // the repeated cache's rows
+      const fill = (cache: KVCache, which: number[]) => tf.tidy(() => {
+        model.forward(tf.tensor2d(which.map((r) => rows[r]), [which.length, 4], "int32"), {
+          attentionMask: tf.tensor2d(which.map((r) => masks[r]), [which.length, 4], "int32"), kvCache: cache, lastPositionOnly: true,
+        });
+      });
+      const step = (cache: KVCache) => tf.tidy(() => Array.from(model.forward(tf.tensor2d([[7], [11], [13]], [3, 1], "int32"), { kvCache: cache }).dataSync()));
+      const before = tf.memory().numTensors;
+      const repeated = new KVCache();
+      fill(repeated, [0, 1]);
+      repeated.repeatRows(order);
+      const direct = new KVCache();
+      fill(direct, order);
+      expect(repeated.nextPositionIds).toEqual(direct.nextPositionIds);
+      expect(repeated.attentionMask).toEqual(direct.attentionMask);
+      expect(maxAbsDiff(step(repeated), step(direct))).toBeLessThan(1e-5);
+      expect(() => repeated.repeatRows([3])).toThrow(/not in the KV cache/);
+      repeated.dispose();
+      direct.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      model.dispose();
+    });
   });
 }
 
