@@ -63,7 +63,7 @@ export class KVStore {
    * @param layers - transformer blocks
    * @param rows - R
    * @param heads - nh
-   * @param headSize - hs, a multiple of 4
+   * @param headSize - hs (the SIMD loops need a multiple of 4; other sizes run the JavaScript twin)
    * @param capacity - positions to reserve up front (grows on demand)
    */
   constructor(
@@ -73,7 +73,6 @@ export class KVStore {
     readonly headSize: number,
     capacity: number,
   ) {
-    if (headSize % 4 !== 0) throw new Error(`KVStore: the head size ${headSize} is not a multiple of 4.`);
     this.capacityPositions = 0;
     this.allocate(Math.max(4, capacity));
   }
@@ -134,7 +133,7 @@ export class KVStore {
     this.qkvAt = qkvAt;
     this.biasAt = biasAt;
     this.keysAt = keysAt;
-    this.loops = attentionLoops(memory);
+    this.loops = attentionLoops(memory, this.headSize % 4 === 0);
   }
 
   /** Hands the memory back for reuse; the store must not be used afterwards. */

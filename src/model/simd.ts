@@ -410,9 +410,12 @@ function javascriptLoops(memory: WasmMemory): AttentionLoops {
   };
 }
 
-/** The attention loops over `memory`: the SIMD module where it validates, else JavaScript. */
-export function attentionLoops(memory: WasmMemory): AttentionLoops {
-  const module = simdDisabled ? null : simdModule();
+/**
+ * The attention loops over `memory`: the SIMD module where it validates and `allowSimd` says (rows
+ * of a multiple of 4 floats), else JavaScript.
+ */
+export function attentionLoops(memory: WasmMemory, allowSimd = true): AttentionLoops {
+  const module = simdDisabled || !allowSimd ? null : simdModule();
   if (module === null || wasmApi === undefined) return javascriptLoops(memory);
   const instance = new wasmApi.Instance(module, { env: { memory } });
   const { dots, mix, exps, gelu } = instance.exports as unknown as Omit<AttentionLoops, "simd">;

@@ -186,6 +186,24 @@ for (const backend of ["wasm", "cpu"] as const) {
       model.dispose();
     });
 
+    it("decodes heads whose size is not a multiple of 4 (the JavaScript loops) like the composed pass", () => {
+      const config: ModelConfig = { ...CONFIG, nEmbd: 12, nHead: 2, nInner: 24 }; // head size 6
+      const model = Transformer.init(config, { seed: 2 });
+      const run = (fused: boolean) => {
+        setDecodeKernelsDisabled(!fused);
+        const cache = new KVCache();
+        const out: number[] = [];
+        tf.tidy(() => {
+          model.forward(tf.tensor2d([[1, 2, 3], [0, 4, 5]], [2, 3], "int32"), { attentionMask: tf.tensor2d([[1, 1, 1], [0, 1, 1]], [2, 3], "int32"), kvCache: cache });
+          for (let s = 0; s < 3; s++) out.push(...model.forward(tf.tensor2d([[6 + s], [9 + s]], [2, 1], "int32"), { kvCache: cache }).dataSync());
+        });
+        cache.dispose();
+        return out;
+      };
+      expect(maxAbsDiff(run(true), run(false))).toBeLessThan(2e-5);
+      model.dispose();
+    });
+
     it("repeatRows copies cache rows: decoding after it equals decoding a cache filled with those rows", () => {
       const model = randomModel(13);
       const rows = [[3, 4, 5, 6], [0, 0, 9, 8]]; // row 1 left-padded
