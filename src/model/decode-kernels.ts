@@ -21,6 +21,8 @@ import { scratchLoops } from "./simd.js";
 export const LAYER_NORM_KERNEL = "GrpoLayerNorm";
 /** Kernel name of the fused tanh GELU (input x, any shape). */
 export const GELU_KERNEL = "GrpoGeluTanh";
+/** Kernel name of the residual add then LayerNorm (inputs x, y [..., C], gamma, beta [C]; outputs x + y and its LayerNorm). */
+export const ADD_LAYER_NORM_KERNEL = "GrpoAddLayerNorm";
 
 const BACKENDS = ["wasm", "cpu"] as const;
 type KernelBackend = (typeof BACKENDS)[number];
@@ -68,22 +70,33 @@ function withMemory(
   inputs: tf.TensorInfo[],
   outShape: number[],
 ): { views: Float32Array[]; out: Float32Array; info: tf.TensorInfo } {
+  const { views, outs, infos } = withOutputs(backendName, backend, inputs, [outShape]);
+  return { views, out: outs[0], info: infos[0] };
+}
+
+/** {@link withMemory} with several outputs. */
+function withOutputs(
+  backendName: KernelBackend,
+  backend: unknown,
+  inputs: tf.TensorInfo[],
+  outShapes: number[][],
+): { views: Float32Array[]; outs: Float32Array[]; infos: tf.TensorInfo[] } {
   for (const t of inputs) {
     if (t.dtype !== "float32") throw new Error(`Grpo kernels: inputs must be float32, got ${t.dtype}.`);
   }
   if (backendName === "wasm") {
     const wasm = backend as WasmBackendMemory;
     // Allocate first: allocation may grow (and so detach) the heap, so views are taken afterwards.
-    const info = wasm.makeOutput(outShape, "float32");
-    return { views: inputs.map((t) => wasm.typedArrayFromHeap(t)), out: wasm.typedArrayFromHeap(info), info };
+    const infos = outShapes.map((shape) => wasm.makeOutput(shape, "float32"));
+    return { views: inputs.map((t) => wasm.typedArrayFromHeap(t)), outs: infos.map((info) => wasm.typedArrayFromHeap(info)), infos };
   }
   const cpu = backend as CpuBackendMemory;
   const views = inputs.map((t) => {
     const values = cpu.data.get(t.dataId).values;
     return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
   });
-  const out = new Float32Array(outShape.reduce((a, b) => a * b, 1));
-  return { views, out, info: cpu.makeTensorInfo(outShape, "float32", out) };
+  const outs = outShapes.map((shape) => new Float32Array(shape.reduce((a, b) => a * b, 1)));
+  return { views, outs, infos: outShapes.map((shape, i) => cpu.makeTensorInfo(shape, "float32", outs[i])) };
 }
 
 /**
@@ -119,6 +132,24 @@ function layerNormKernel(backendName: KernelBackend): tf.KernelFunc {
   };
 }
 
+function addLayerNormKernel(backendName: KernelBackend): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { x, y, gamma, beta } = inputs as unknown as { x: tf.TensorInfo; y: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+    const { epsilon } = attrs as unknown as { epsilon: number };
+    const channels = x.shape[x.shape.length - 1];
+    const same = x.shape.length === y.shape.length && x.shape.every((d, i) => d === y.shape[i]);
+    if (!same || gamma.shape[0] !== channels || beta.shape[0] !== channels) {
+      throw new Error(`${ADD_LAYER_NORM_KERNEL}: x and y must have one shape and gamma, beta [${channels}]; got [${x.shape}], [${y.shape}], [${gamma.shape}], [${beta.shape}].`);
+    }
+    const { views, outs, infos } = withOutputs(backendName, backend, [x, y, gamma, beta], [[...x.shape], [...x.shape]]);
+    const [xs, ys] = views;
+    const sum = outs[0];
+    for (let i = 0; i < sum.length; i++) sum[i] = xs[i] + ys[i]; // float32 rounding, as tf.add
+    layerNormRows(sum, views[2], views[3], outs[1], channels, epsilon);
+    return infos;
+  };
+}
+
 function geluKernel(backendName: KernelBackend): tf.KernelFunc {
   return ({ inputs, backend }) => {
     const { x } = inputs as unknown as { x: tf.TensorInfo };
@@ -145,6 +176,9 @@ export function installDecodeKernels(): void {
     }
     if (tf.getKernel(GELU_KERNEL, backendName) === undefined) {
       tf.registerKernel({ kernelName: GELU_KERNEL, backendName, kernelFunc: geluKernel(backendName) });
+    }
+    if (tf.getKernel(ADD_LAYER_NORM_KERNEL, backendName) === undefined) {
+      tf.registerKernel({ kernelName: ADD_LAYER_NORM_KERNEL, backendName, kernelFunc: addLayerNormKernel(backendName) });
     }
   }
   registered = true;
@@ -177,6 +211,20 @@ export function hasDecodeKernels(): boolean {
 export function fusedLayerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): T {
   installDecodeKernels();
   return tf.engine().runKernel(LAYER_NORM_KERNEL, { x, gamma, beta }, { epsilon }) as T;
+}
+
+/**
+ * The residual stream's add and the next LayerNorm in one kernel (no gradient: call only while none
+ * is recorded): returns `[x + y, LayerNorm(x + y)]`, the sum rounded to float32 as `tf.add` does.
+ *
+ * @param x - float32 [..., C]
+ * @param y - float32, the shape of `x`
+ * @param gamma - float32 [C]
+ * @param beta - float32 [C]
+ */
+export function fusedAddLayerNorm<T extends tf.Tensor>(x: T, y: T, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): [T, T] {
+  installDecodeKernels();
+  return tf.engine().runKernel(ADD_LAYER_NORM_KERNEL, { x, y, gamma, beta }, { epsilon }) as unknown as [T, T];
 }
 
 /**

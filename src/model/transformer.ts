@@ -24,7 +24,7 @@ import { GrpoError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { parseWith } from "../core/validation.js";
 import { validateModelConfig, type ModelConfig } from "./config.js";
-import { floatView, fusedGelu, fusedLayerNorm, hasDecodeKernels } from "./decode-kernels.js";
+import { floatView, fusedAddLayerNorm, fusedGelu, fusedLayerNorm, hasDecodeKernels } from "./decode-kernels.js";
 import { KVStore, MASKED_SCORE } from "./kv-store.js";
 import { batchMatMul, embeddingLookup, geluTanh, linear, targetLogSoftmax } from "./ops.js";
 
@@ -615,17 +615,20 @@ function decodeStep(
     const where = embeddingLookup(params["wpe.weight"] as tf.Tensor2D, positions); // (B, 1, C)
     let x = tf.reshape(tf.add(tokens, where), [1, B, C]) as tf.Tensor3D; // (B, 1, C) -> (1, B, C)
     const merged = new Float32Array(B * C);
+    let normed = fusedLayerNorm(x, params["h.0.ln_1.weight"], params["h.0.ln_1.bias"], eps); // (1, B, C)
     for (let i = 0; i < config.nLayer; i++) {
       const p = (name: string): tf.Tensor => params[`h.${i}.${name}`];
       const w = (name: string) => weight3d(`h.${i}.${name}`);
-      const qkv = fusedLinear(fusedLayerNorm(x, p("ln_1.weight"), p("ln_1.bias"), eps), w("attn.c_attn.weight"), p("attn.c_attn.bias") as tf.Tensor1D); // (1, B, 3C)
+      const qkv = fusedLinear(normed, w("attn.c_attn.weight"), p("attn.c_attn.bias") as tf.Tensor1D); // (1, B, 3C)
       store.attend(i, floatView(qkv) ?? (qkv.dataSync() as Float32Array), plan.rows, plan.cached, merged); // heads side by side, (B, C)
       const attention = tf.tensor3d(merged, [1, B, C]);
-      x = tf.add(x, fusedLinear(attention, w("attn.c_proj.weight"), p("attn.c_proj.bias") as tf.Tensor1D));
-      const hidden = fusedGelu(fusedLinear(fusedLayerNorm(x, p("ln_2.weight"), p("ln_2.bias"), eps), w("mlp.c_fc.weight"), p("mlp.c_fc.bias") as tf.Tensor1D)); // (1, B, nInner)
-      x = tf.add(x, fusedLinear(hidden, w("mlp.c_proj.weight"), p("mlp.c_proj.bias") as tf.Tensor1D));
+      // Each residual add comes with the LayerNorm that reads the sum (the next block's, or ln_f).
+      [x, normed] = fusedAddLayerNorm(x, fusedLinear(attention, w("attn.c_proj.weight"), p("attn.c_proj.bias") as tf.Tensor1D), p("ln_2.weight"), p("ln_2.bias"), eps);
+      const hidden = fusedGelu(fusedLinear(normed, w("mlp.c_fc.weight"), p("mlp.c_fc.bias") as tf.Tensor1D)); // (1, B, nInner)
+      const next = i + 1 < config.nLayer ? `h.${i + 1}.ln_1` : "ln_f";
+      [x, normed] = fusedAddLayerNorm(x, fusedLinear(hidden, w("mlp.c_proj.weight"), p("mlp.c_proj.bias") as tf.Tensor1D), params[`${next}.weight`], params[`${next}.bias`], eps);
     }
-    x = fusedLayerNorm(x, params["ln_f.weight"], params["ln_f.bias"], eps);
+    x = normed;
     const headWeight = (config.tieWordEmbeddings ? params["wte.weight"] : params["lm_head.weight"]) as tf.Tensor2D;
     const head = cache.prepare("head3d", () => tf.expandDims(tf.transpose(headWeight), 0) as tf.Tensor3D); // (1, C, V)
     return tf.reshape(fusedLinear(x, head), [B, 1, config.vocabSize]) as tf.Tensor3D; // (1, B, V) -> (B, 1, V)

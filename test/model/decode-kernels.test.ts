@@ -8,7 +8,7 @@ import { Rng } from "../../src/core/rng.js";
 import { selectBackend } from "../../src/model/backend.js";
 import type { ModelConfig } from "../../src/model/config.js";
 import { attentionLoops, setAttentionSimdDisabled, wasmApi } from "../../src/model/simd.js";
-import { fusedGelu, fusedLayerNorm, hasDecodeKernels, setDecodeKernelsDisabled } from "../../src/model/decode-kernels.js";
+import { fusedAddLayerNorm, fusedGelu, fusedLayerNorm, hasDecodeKernels, setDecodeKernelsDisabled } from "../../src/model/decode-kernels.js";
 import { geluTanh } from "../../src/model/ops.js";
 import { KVStore, MASKED_SCORE } from "../../src/model/kv-store.js";
 import { KVCache, Transformer } from "../../src/model/transformer.js";
@@ -104,6 +104,25 @@ for (const backend of ["wasm", "cpu"] as const) {
         expect(maxAbsDiff(fused.dataSync().slice(channels), composed.dataSync().slice(channels))).toBeLessThan(2e-5);
         expect(maxAbsDiff(fused.dataSync(), float64LayerNorm(values, gamma.dataSync(), beta.dataSync(), 1e-5))).toBeLessThan(2e-6);
         tf.dispose([x, gamma, beta, fused, composed]);
+        expect(tf.memory().numTensors).toBe(before);
+      }
+    });
+
+    it("GrpoAddLayerNorm returns exactly tf.add's sum and the composed LayerNorm of it", () => {
+      const rng = Rng.fromSeed(6);
+      for (const shape of [[4, 32], [1, 3, 48]]) {
+        const size = shape.reduce((a, b) => a * b, 1);
+        const channels = shape[shape.length - 1];
+        const before = tf.memory().numTensors;
+        const [x, y] = [tf.tensor(randomValues(size, rng, 2), shape), tf.tensor(randomValues(size, rng), shape)];
+        const [gamma, beta] = [tf.tensor(randomValues(channels, rng)), tf.tensor(randomValues(channels, rng))];
+        const [sum, normed] = fusedAddLayerNorm(x, y, gamma, beta, 1e-5);
+        const wantSum = tf.add(x, y);
+        const wantNormed = composedLayerNorm(wantSum, gamma, beta, 1e-5);
+        expect(Array.from(sum.dataSync())).toEqual(Array.from(wantSum.dataSync()));
+        expect(normed.shape).toEqual(shape);
+        expect(maxAbsDiff(normed.dataSync(), wantNormed.dataSync())).toBeLessThan(2e-5);
+        tf.dispose([x, y, gamma, beta, sum, normed, wantSum, wantNormed]);
         expect(tf.memory().numTensors).toBe(before);
       }
     });
