@@ -14,7 +14,8 @@ import { GrpoError, throwIfAborted } from "../core/errors.js";
 import { withAmbientSignal } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import { parseWith } from "../core/validation.js";
-import { KVCache, type Transformer } from "./transformer.js";
+import { floatView } from "./decode-kernels.js";
+import { KVCache, type ForwardOptions, type Transformer } from "./transformer.js";
 
 /** How to pick each next token. */
 export interface TokenSamplingOptions {
@@ -96,6 +97,9 @@ function logSumExp(values: ArrayLike<number>, temperature: number): number {
   return max + Math.log(sum);
 }
 
+/** Scratch for the exponentials of one row of logits (sampling is synchronous: one user at a time). */
+let expScratch = new Float64Array(0);
+
 function argmax(values: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
@@ -126,21 +130,32 @@ function pickToken(
     const tokenId = argmax(logits);
     return { tokenId, logprob: logits[tokenId] - logSumExp(logits, 1) };
   }
-  const lse = logSumExp(logits, temperature);
   const useTopK = topK > 0 && topK < vocab;
   if (!useTopK && topP >= 1) {
-    // No truncation: walk the full distribution (no sorting, no allocation).
-    let u = rng.next();
+    // No truncation: one pass of exponentials, kept for the walk through the distribution (exp is
+    // the sampler's cost: V of them per token, ~13 ns each in V8).
+    if (expScratch.length < vocab) expScratch = new Float64Array(vocab);
+    const weights = expScratch;
+    let max = -Infinity;
+    for (let id = 0; id < vocab; id++) max = Math.max(max, logits[id] / temperature);
+    let sum = 0;
+    for (let id = 0; id < vocab; id++) {
+      const e = Math.exp(logits[id] / temperature - max);
+      weights[id] = e;
+      sum += e;
+    }
+    let u = rng.next() * sum;
     let choice = vocab - 1;
     for (let id = 0; id < vocab; id++) {
-      u -= Math.exp(logits[id] / temperature - lse);
+      u -= weights[id];
       if (u < 0) {
         choice = id;
         break;
       }
     }
-    return { tokenId: choice, logprob: logits[choice] / temperature - lse };
+    return { tokenId: choice, logprob: logits[choice] / temperature - (max + Math.log(sum)) };
   }
+  const lse = logSumExp(logits, temperature);
   // Candidate ids, most likely first (ties to the lowest id), cut to the top k.
   const candidates = [...Array(vocab).keys()].sort((a, b) => logits[b] - logits[a] || a - b);
   if (useTopK) candidates.length = topK;
@@ -172,6 +187,9 @@ function pickToken(
   return { tokenId: choice, logprob: logits[choice] / temperature - lse };
 }
 
+/** Generation yields to the event loop at least this often (milliseconds of work). */
+const YIELD_EVERY_MS = 4;
+
 /** Yields to the event loop so that timers and abort handlers can run between steps. */
 function nextTick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -185,10 +203,12 @@ function nextTick(): Promise<void> {
  *   `promptTokenIds` of each result says what the model saw.
  * - Reproducible: the same seed gives the same samples, and restoring `rng.getState()` continues
  *   identically. Rows draw in order, one draw per sampled token.
- * - Finished rows still ride along in the batch (as masked pads) until every row is done.
+ * - A row that finishes leaves the batch: later steps feed only the unfinished rows (the KV cache
+ *   keeps every row; see {@link ForwardOptions.cacheRows}).
+ * - Identical prompts are run through the model once; their rows then share that cache content.
  *
  * @throws GrpoError `invalid_argument` for bad options or ids (naming the row); `AbortedError`
- *   when `signal` aborts.
+ *   when `signal` aborts (checked every step; other event-loop work runs at least every 4 ms).
  */
 export async function generate(model: Transformer, promptIds: number[][], options: GenerateOptions): Promise<GenerateResult[]> {
   const opts = parseWith(generateSchema, options, { root: "generate options", code: "invalid_argument" });
@@ -234,57 +254,80 @@ export async function generate(model: Transformer, promptIds: number[][], option
   if (rows === 0 || maxNew === 0) return results;
 
   const eos = new Set(opts.eosTokenIds);
-  const finished = new Array<boolean>(rows).fill(false);
-  const cache = new KVCache();
+  // Prefill each distinct prompt once (a GRPO group is numGenerations copies of one prompt), then
+  // copy its cache row to the rows that share it.
+  const distinct = new Map<string, number>(); // prompt -> its index in `unique`
+  const unique: number[][] = [];
+  const sourceOf = prompts.map((p) => {
+    const key = p.join(",");
+    let index = distinct.get(key);
+    if (index === undefined) {
+      index = unique.length;
+      distinct.set(key, index);
+      unique.push(p);
+    }
+    return index;
+  });
+  // Left-pad to the longest prompt; pads are masked and do not shift positions.
+  const width = Math.max(...prompts.map((p) => p.length));
+  const cache = new KVCache({ capacity: width + maxNew });
+  /** The rows still sampling, in order; each step feeds only these (finished rows leave the batch). */
+  let active = prompts.map((_, b) => b);
+  /** Which row of the current logits each active row reads: its distinct prompt's after the prefill. */
+  let logitRows = sourceOf;
   let logits: tf.Tensor | undefined;
   try {
-    // Prefill: left-pad to the longest prompt; pads are masked and do not shift positions.
-    const width = Math.max(...prompts.map((p) => p.length));
-    const ids = new Int32Array(rows * width);
-    const mask = new Int32Array(rows * width);
-    prompts.forEach((p, b) => {
+    const ids = new Int32Array(unique.length * width);
+    const mask = new Int32Array(unique.length * width);
+    unique.forEach((p, b) => {
       ids.set(p, b * width + width - p.length);
       mask.fill(1, b * width + width - p.length, (b + 1) * width);
     });
     logits = tf.tidy(() =>
-      model.forward(tf.tensor2d(ids, [rows, width], "int32"), {
-        attentionMask: tf.tensor2d(mask, [rows, width], "int32"),
+      model.forward(tf.tensor2d(ids, [unique.length, width], "int32"), {
+        attentionMask: tf.tensor2d(mask, [unique.length, width], "int32"),
         kvCache: cache,
         lastPositionOnly: true,
       }),
     );
+    if (unique.length < rows) cache.repeatRows(sourceOf);
     const signal = withAmbientSignal(opts.signal); // a kernel interrupt stops generation too
+    let yielded = performance.now();
     for (let step = 0; step < maxNew; step++) {
-      await nextTick();
+      // Let timers and abort handlers run every few milliseconds (each yield costs ~0.1 ms of an
+      // idle event-loop turn: yielding every step of a one-row decode was ~15 % of its time).
+      if (step === 0 || performance.now() - yielded >= YIELD_EVERY_MS) {
+        await nextTick();
+        yielded = performance.now();
+      }
       throwIfAborted(signal, "Generation");
-      const values = await logits.data(); // (B, 1, V), read outside tidy
-      logits.dispose();
-      logits = undefined;
-      const nextIds = new Int32Array(rows);
-      const nextMask = new Int32Array(rows);
-      for (let b = 0; b < rows; b++) {
-        if (finished[b]) continue;
-        const row = values.subarray(b * vocabSize, (b + 1) * vocabSize);
+      // (active rows, 1, V): read in place where the backend allows (no array per step), else copied;
+      // copied too when a stopCheck runs between rows (it might allocate tensors and move the heap).
+      const current: tf.Tensor = logits;
+      const view = opts.stopCheck === undefined ? floatView(current) : undefined;
+      const values = view ?? ((await current.data()) as Float32Array);
+      const next: number[] = [];
+      const nextIds: number[] = [];
+      active.forEach((b, i) => {
+        const row = values.subarray(logitRows[i] * vocabSize, (logitRows[i] + 1) * vocabSize);
         const { tokenId, logprob } = pickToken(row, opts, rngOf(b));
         const result = results[b];
         result.tokenIds.push(tokenId);
         result.logprobs.push(logprob);
         if (eos.has(tokenId) || (opts.stopCheck?.(b, result.tokenIds.slice()) ?? false)) {
-          finished[b] = true;
           result.finishReason = "stop";
         } else {
-          nextIds[b] = tokenId;
-          nextMask[b] = 1;
+          next.push(b);
+          nextIds.push(tokenId);
         }
-      }
-      if (step === maxNew - 1 || finished.every(Boolean)) break;
-      // One token per row; finished rows feed a masked pad (id 0).
-      logits = tf.tidy(() =>
-        model.forward(tf.tensor2d(nextIds, [rows, 1], "int32"), {
-          attentionMask: tf.tensor2d(nextMask, [rows, 1], "int32"),
-          kvCache: cache,
-        }),
-      );
+      });
+      active = next;
+      logitRows = next.map((_, i) => i);
+      current.dispose(); // after sampling: the values above may view its memory
+      logits = undefined;
+      if (step === maxNew - 1 || active.length === 0) break;
+      // One token per unfinished row; the cache gives finished rows a masked pad.
+      logits = tf.tidy(() => model.forward(tf.tensor2d(nextIds, [nextIds.length, 1], "int32"), { kvCache: cache, cacheRows: active }));
     }
   } finally {
     logits?.dispose();

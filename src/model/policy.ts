@@ -9,7 +9,7 @@
  */
 import path from "node:path";
 import { GrpoError } from "../core/errors.js";
-import type { ChatMessage, Generation, Policy, SamplingOptions } from "../core/policy.js";
+import type { ChatMessage, Generation, Policy, SamplingOptions, ToolSchema } from "../core/policy.js";
 import { Rng, type RngState } from "../core/rng.js";
 import { selectBackend } from "./backend.js";
 import { generate, type GenerateResult } from "./generate.js";
@@ -23,7 +23,14 @@ import * as tf from "@tensorflow/tfjs";
  * Row i samples from its own generator `Rng.fromSeed(rowSeeds[i])`.
  */
 export interface SampleRequest {
+  /** Per row, the prompt's token ids (empty when `chats` is given). */
   promptIds: number[][];
+  /**
+   * Per row, the conversation to encode instead (`encodeChat(messages, { addGenerationPrompt: true,
+   * tools })` with the policy's tokenizer), for samplers that hold a replica of it: the distributed
+   * trainer's workers encode their own rows, in parallel, rather than the coordinating thread all.
+   */
+  chats?: { messages: ChatMessage[][]; tools?: ToolSchema[] };
   rowSeeds: number[];
   maxNewTokens: number;
   temperature: number;
@@ -43,11 +50,15 @@ export function sampleLocally(
   onText?: (row: number, text: string) => void,
 ): Promise<GenerateResult[]> {
   const stops = request.stop;
+  const chats = request.chats;
+  const promptIds = chats === undefined
+    ? request.promptIds
+    : chats.messages.map((messages) => tokenizer.encodeChat(messages, { addGenerationPrompt: true, tools: chats.tools }));
   // One stream decoder per row: each sampled token costs O(its bytes) to decode, and a stop string
   // can only newly appear in the tail that the token added (so the search looks there only).
   const decoders = new Map<number, { stream: StreamDecoder; seen: number }>();
   const longestStop = Math.max(0, ...stops.map((s) => s.length));
-  return generate(model, request.promptIds, {
+  return generate(model, promptIds, {
     maxNewTokens: request.maxNewTokens,
     temperature: request.temperature,
     topK: request.topK,
@@ -121,6 +132,11 @@ export class TfPolicy implements Policy {
    * sets it to split each batch across its workers (each with a replica of the same weights).
    */
   sampler?: (request: SampleRequest, signal?: AbortSignal) => Promise<GenerateResult[]>;
+  /**
+   * True when {@link TfPolicy.sampler} encodes conversations itself: requests then carry `chats`
+   * instead of `promptIds` (the distributed trainer's workers hold a replica of this tokenizer).
+   */
+  samplerEncodes = false;
   private queue: PendingRequest[] = [];
   private flushScheduled = false;
   private busy: Promise<void> = Promise.resolve();
@@ -220,14 +236,16 @@ export class TfPolicy implements Policy {
     signals: AbortSignal[],
     listeners: Array<((text: string) => void) | undefined> = [],
   ): Promise<Generation[]> {
-    const prompts = conversations.map((messages) =>
+    const remoteEncoding = this.sampler !== undefined && this.samplerEncodes;
+    const prompts = remoteEncoding ? [] : conversations.map((messages) =>
       this.tokenizer.encodeChat(messages, { addGenerationPrompt: true, tools: options.tools }));
     const stops = (options.stop ?? []).filter((s) => s.length > 0);
     // One generator per row, forked from the policy's RNG in row order: a row's samples then do not
     // depend on which rows share its batch, so a batch split across workers samples the same tokens.
     const request: SampleRequest = {
       promptIds: prompts,
-      rowSeeds: prompts.map(() => this.rng.int(0x7fffffff)),
+      ...(remoteEncoding ? { chats: { messages: conversations, ...(options.tools === undefined ? {} : { tools: options.tools }) } } : {}),
+      rowSeeds: conversations.map(() => this.rng.int(0x7fffffff)),
       maxNewTokens: options.maxNewTokens,
       temperature: options.temperature,
       topK: options.topK,

@@ -375,6 +375,9 @@ export interface DecodeOptions {
   skipSpecialTokens?: boolean;
 }
 
+/** Text sections whose ids a tokenizer keeps (see `sectionCache`): a few long conversations' worth. */
+const SECTION_CACHE_SIZE = 4096;
+
 /** Options of {@link ChatTokenizer.applyChatTemplate} and {@link ChatTokenizer.encodeChat}. */
 export interface ChatTemplateOptions {
   /** Append the assistant turn opener (`<|im_start|>assistant\n` in ChatML). Default false. */
@@ -435,6 +438,13 @@ export class ChatTokenizer {
   private readonly templates: ReadonlyMap<string, Template>;
   private readonly templateSources: readonly string[];
   private readonly tokenBytesCache = new Map<number, Uint8Array>();
+  /**
+   * Ids of recently encoded text sections (least recently used dropped past SECTION_CACHE_SIZE). A
+   * conversation is re-encoded every turn, and its earlier messages (and the system prompt of every
+   * episode) are the same sections again: BPE was ~40 % of `encodeChat` (measured: 0.22 of 0.74 ms
+   * per 4-message chat), which runs on the coordinating thread between sampling batches.
+   */
+  private readonly sectionCache = new Map<string, number[]>();
 
   private constructor(tokenizerJson: unknown, tokenizerConfig: unknown, sources: Sources) {
     const file = sources.tokenizerFile;
@@ -668,6 +678,13 @@ export class ChatTokenizer {
       }
       if (section.text.length === 0) continue;
       const text = unmask(section.text);
+      const cached = this.sectionCache.get(text);
+      if (cached !== undefined) {
+        this.sectionCache.delete(text); // refresh its recency
+        this.sectionCache.set(text, cached);
+        for (const id of cached) ids.push(id);
+        continue;
+      }
       const encoded = this.plain.encode(text, { add_special_tokens: false }).ids;
       for (const [i, id] of encoded.entries()) {
         if (id === undefined) {
@@ -680,6 +697,8 @@ export class ChatTokenizer {
         }
         ids.push(id);
       }
+      this.sectionCache.set(text, encoded as number[]);
+      if (this.sectionCache.size > SECTION_CACHE_SIZE) this.sectionCache.delete(this.sectionCache.keys().next().value as string);
     }
     const post = this.full.post_processor;
     if (!addSpecialTokens || post === null) return ids;

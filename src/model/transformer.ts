@@ -24,10 +24,9 @@ import { GrpoError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { parseWith } from "../core/validation.js";
 import { validateModelConfig, type ModelConfig } from "./config.js";
+import { floatView, fusedAddLayerNorm, fusedGelu, fusedLayerNorm, hasDecodeKernels } from "./decode-kernels.js";
+import { KVStore, MASKED_SCORE } from "./kv-store.js";
 import { batchMatMul, embeddingLookup, geluTanh, linear, targetLogSoftmax } from "./ops.js";
-
-/** Added to attention scores of keys a query must not see (finite, so no NaN on all-masked rows). */
-const MASKED_SCORE = -1e9;
 
 // ---------------------------------------------------------------------------------------------
 // Parameter names and shapes
@@ -107,34 +106,54 @@ function shapeText(shape: readonly number[]): string {
 // ---------------------------------------------------------------------------------------------
 // KV cache
 
+/** Options of {@link KVCache}. */
+export interface KVCacheOptions {
+  /**
+   * Positions to reserve up front (prompt + new tokens, when known). The cache grows by doubling
+   * when it is exceeded, so this only saves copies. Default: what the first call needs.
+   */
+  capacity?: number;
+}
+
 /**
  * Keys and values of the positions a model has already processed, so that generation feeds only
  * the new token each step. Pass the same cache to successive {@link Transformer.forward} calls:
  * each call appends its positions. With a cache, `attentionMask` and `positionIds` describe only
- * the new tokens; the cache remembers the earlier ones.
+ * the new tokens; the cache remembers the earlier ones. A call may continue only some of the cache's
+ * rows ({@link ForwardOptions.cacheRows}); the others get a masked pad at those positions.
  *
- * A cache belongs to one model and one batch; it is invalid once the weights change, and it is for
- * inference only (gradients do not flow through cached tensors). It holds tensors: call
- * {@link KVCache.dispose} when done. Discard a cache after a forward call that threw.
+ * The keys and values live outside TensorFlow.js, in memory the cache owns (see `kv-store.ts`), and
+ * a new position is written in place. A cache belongs to one model and one batch; it is invalid once
+ * the weights change, and it is for inference only (gradients do not flow through cached positions).
+ * Call {@link KVCache.dispose} when done (it frees the few tensors it keeps). Discard a cache after a
+ * forward call that threw.
  */
 export class KVCache {
-  /** Per layer: keys and values of every cached position, each (B, nh, L, hs). */
-  private layers: { key: tf.Tensor4D; value: tf.Tensor4D }[] = [];
-  /** Per row, 1 for each cached real position and 0 for each cached pad. */
-  private keyMask: number[][] = [];
+  private store: KVStore | undefined;
   /** Per row, the position id the next real token gets. */
   private nextPositions: number[] = [];
-  /** The output head transposed to (C, V), computed once per cache (generation reuses it). */
-  private transposedHead: tf.Tensor2D | undefined;
+  /** Tensors derived from the weights once per cache (the transposed head, 3-D weight views). */
+  private prepared = new Map<string, tf.Tensor>();
+  private readonly capacityHint: number;
+
+  constructor(options: KVCacheOptions = {}) {
+    const capacity = options.capacity ?? 0;
+    if (!(Number.isInteger(capacity) && capacity >= 0)) {
+      throw new GrpoError("invalid_argument", "The KV cache capacity must be a whole number of positions.", {
+        field: "KVCache options.capacity", value: capacity, expected: "an integer ≥ 0 (prompt length + new tokens)",
+      });
+    }
+    this.capacityHint = capacity;
+  }
 
   /** Number of cached positions (L), pads included. */
   get length(): number {
-    return this.keyMask.length === 0 ? 0 : this.keyMask[0].length;
+    return this.store?.length ?? 0;
   }
 
   /** Rows in the cache, or undefined while empty. */
   get batchSize(): number | undefined {
-    return this.keyMask.length === 0 ? undefined : this.keyMask.length;
+    return this.store?.rows;
   }
 
   /** Per row, the position id its next real token will get by default. */
@@ -144,50 +163,64 @@ export class KVCache {
 
   /** Per row, the key mask of the cached positions (1 real, 0 pad). */
   get attentionMask(): readonly (readonly number[])[] {
-    return this.keyMask;
+    const store = this.store;
+    if (store === undefined) return [];
+    return Array.from({ length: store.rows }, (_, r) => Array.from({ length: store.length }, (_, k) => store.maskAt(r, k)));
   }
 
-  /** Frees the cached tensors; the cache is then empty and reusable. */
+  /** Frees the cached memory and tensors; the cache is then empty and reusable. */
   dispose(): void {
-    for (const { key, value } of this.layers) {
-      key.dispose();
-      value.dispose();
-    }
-    this.transposedHead?.dispose();
-    this.layers = [];
-    this.keyMask = [];
+    for (const t of this.prepared.values()) t.dispose();
+    this.prepared.clear();
+    this.store?.release();
+    this.store = undefined;
     this.nextPositions = [];
-    this.transposedHead = undefined;
   }
 
-  /** @internal Appends one layer's new keys/values; returns all keys/values (owned by the cache). */
-  appendLayer(layer: number, key: tf.Tensor4D, value: tf.Tensor4D): { key: tf.Tensor4D; value: tf.Tensor4D } {
-    const old = this.layers[layer];
-    // Both grow along the positions axis 2: wasm's concat copies one block per (B, nh) pair, whereas
-    // growing keys stored (B, nh, hs, L) along their last axis copies B·nh·hs tiny blocks.
-    const next =
-      old === undefined
-        ? { key: tf.keep(key.clone()), value: tf.keep(value.clone()) }
-        : {
-            key: tf.keep(tf.concat([old.key, key], 2)), // (B, nh, L + T, hs)
-            value: tf.keep(tf.concat([old.value, value], 2)), // (B, nh, L + T, hs)
-          };
-    old?.key.dispose();
-    old?.value.dispose();
-    this.layers[layer] = next;
-    return next;
+  /** @internal The memory of keys and values, created for `rows` rows on first use. */
+  storeFor(config: ModelConfig, rows: number, positions: number): KVStore {
+    this.store ??= new KVStore(config.nLayer, rows, config.nHead, config.nEmbd / config.nHead, Math.max(this.capacityHint, positions));
+    this.store.reserve(positions);
+    return this.store;
   }
 
-  /** @internal Records the new tokens' mask and positions after a successful forward pass. */
-  commit(newMask: number[][], nextPositions: number[]): void {
-    this.keyMask = this.keyMask.length === 0 ? newMask.map((row) => row.slice()) : this.keyMask.map((row, b) => row.concat(newMask[b]));
-    this.nextPositions = nextPositions.slice();
+  /** @internal Records the new positions' mask and the rows' next positions after a forward pass. */
+  commit(rows: readonly number[], steps: number, nextPositions: readonly number[]): void {
+    const store = this.store;
+    if (store === undefined) return;
+    store.length += steps;
+    if (this.nextPositions.length === 0) this.nextPositions = new Array<number>(store.rows).fill(0);
+    rows.forEach((row, i) => {
+      this.nextPositions[row] = nextPositions[i];
+    });
   }
 
-  /** @internal The transposed head (C, V), computed on first use and kept until dispose. */
-  headFor(compute: () => tf.Tensor2D): tf.Tensor2D {
-    if (this.transposedHead === undefined) this.transposedHead = tf.keep(compute());
-    return this.transposedHead;
+  /**
+   * @internal Makes row r of the cache a copy of row `sources[r]` (any row may be copied several
+   * times): e.g. a batch whose identical prompts were filled once. The rows' next position ids move
+   * with them.
+   */
+  repeatRows(sources: readonly number[]): void {
+    const store = this.store;
+    if (store === undefined) throw new GrpoError("invalid_argument", "An empty KV cache has no rows to repeat.", { fix: "fill the cache with a forward call first." });
+    if (!sources.every((r) => Number.isInteger(r) && r >= 0 && r < store.rows)) {
+      throw new GrpoError("invalid_argument", "A row to repeat is not in the KV cache.", {
+        field: "sources", value: sources, expected: `row indices in [0, ${store.rows})`,
+      });
+    }
+    this.store = store.gatherRows(sources);
+    store.release();
+    this.nextPositions = sources.map((r) => this.nextPositions[r]);
+  }
+
+  /** @internal A tensor derived from the weights, computed on first use and kept until dispose. */
+  prepare<T extends tf.Tensor>(key: string, compute: () => T): T {
+    let t = this.prepared.get(key);
+    if (t === undefined) {
+      t = tf.keep(compute());
+      this.prepared.set(key, t);
+    }
+    return t as T;
   }
 }
 
@@ -210,6 +243,13 @@ export interface ForwardOptions {
   /** A KV cache to read earlier positions from and append these ones to (see {@link KVCache}). */
   kvCache?: KVCache;
   /**
+   * With a filled `kvCache`: the cache row each input row continues, distinct, in [0, cache rows).
+   * Default: all of them in order (then inputIds has one row per cache row). Cache rows not listed
+   * get a masked pad at the new positions, and their next position ids stay. Generation uses this
+   * to feed only its unfinished rows.
+   */
+  cacheRows?: readonly number[];
+  /**
    * Compute logits for the last position only: output [B, 1, V]. Default false. Meant for
    * generation's prefill with left padding, where every row's last position is a real token.
    */
@@ -224,8 +264,11 @@ interface InputPlan {
   positions: Int32Array;
   /** (B, T) mask of the new tokens. */
   newMask: number[][];
-  /** Additive attention bias, (Bb, 1, T, Tk) with Bb = B or 1; null when nothing is masked. */
-  bias: { values: Float32Array; shape: [number, 1, number, number] } | null;
+  /** With a cache: the cache row of each input row (B); without: 0..B-1. */
+  rows: number[];
+  /** Positions already cached (L). */
+  cached: number;
+  /** Per input row, the position id its next real token gets. */
   nextPositions: number[];
 }
 
@@ -238,6 +281,36 @@ function readMatrix(t: tf.Tensor, batch: number, steps: number, field: string): 
     });
   }
   return t.dataSync() as Float32Array | Int32Array | Uint8Array;
+}
+
+/** The cache row of each input row: `cacheRows` checked, or all rows in order. */
+function cacheRowsOf(cache: KVCache | undefined, batch: number, given: readonly number[] | undefined): number[] {
+  const cacheBatch = cache?.batchSize;
+  if (given === undefined) {
+    if (cacheBatch !== undefined && cacheBatch !== batch) {
+      throw new GrpoError("invalid_argument", "The KV cache holds a different number of rows than inputIds.", {
+        field: "kvCache",
+        value: cacheBatch,
+        expected: `${batch} rows`,
+        fix: "use one KVCache per batch, or say which cache rows these inputs continue with `cacheRows`.",
+      });
+    }
+    return Array.from({ length: batch }, (_, i) => i);
+  }
+  const rows = [...given];
+  const limit = cacheBatch ?? batch;
+  const ok = cache !== undefined && rows.length === batch && new Set(rows).size === batch &&
+    rows.every((r) => Number.isInteger(r) && r >= 0 && r < limit) && (cacheBatch !== undefined || rows.every((r, i) => r === i));
+  if (!ok) {
+    throw new GrpoError("invalid_argument", "`cacheRows` must name one distinct cache row per input row.", {
+      field: "cacheRows",
+      value: rows,
+      expected: cache === undefined
+        ? "no cacheRows without a kvCache"
+        : `${batch} distinct integers in [0, ${limit})${cacheBatch === undefined ? " in order (the cache is still empty)" : ""}`,
+    });
+  }
+  return rows;
 }
 
 function planInputs(config: ModelConfig, inputIds: tf.Tensor2D, options: ForwardOptions): InputPlan {
@@ -262,14 +335,7 @@ function planInputs(config: ModelConfig, inputIds: tf.Tensor2D, options: Forward
   }
   const cache = options.kvCache;
   const cached = cache?.length ?? 0;
-  if (cache !== undefined && cache.batchSize !== undefined && cache.batchSize !== batch) {
-    throw new GrpoError("invalid_argument", "The KV cache holds a different number of rows than inputIds.", {
-      field: "kvCache",
-      value: cache.batchSize,
-      expected: `${batch} rows`,
-      fix: "use one KVCache per batch.",
-    });
-  }
+  const rows = cacheRowsOf(cache, batch, options.cacheRows);
 
   const maskValues = options.attentionMask ? readMatrix(options.attentionMask, batch, steps, "attentionMask") : undefined;
   const newMask: number[][] = [];
@@ -284,7 +350,7 @@ function planInputs(config: ModelConfig, inputIds: tf.Tensor2D, options: Forward
   const nextPositions: number[] = [];
   const given = options.positionIds ? readMatrix(options.positionIds, batch, steps, "positionIds") : undefined;
   for (let b = 0; b < batch; b++) {
-    let next = cache?.nextPositionIds[b] ?? 0;
+    let next = cache?.nextPositionIds[rows[b]] ?? 0;
     for (let t = 0; t < steps; t++) {
       const real = newMask[b][t] === 1;
       const pos = given !== undefined ? given[b * steps + t] : Math.max(0, real ? next : next - 1);
@@ -301,27 +367,32 @@ function planInputs(config: ModelConfig, inputIds: tf.Tensor2D, options: Forward
     }
     nextPositions.push(next);
   }
+  return { batch, steps, positions, newMask, rows, cached, nextPositions };
+}
 
-  // Attention bias: causal (query t sits at cache index L + t) plus key padding.
+/**
+ * Additive attention bias of the composed attention, (Bb, 1, T, Tk) with Bb = B or 1, or null when
+ * nothing is masked: causal (query t sits at cache index L + t) plus key padding (cached and new).
+ */
+function attentionBias(plan: InputPlan, store: KVStore | undefined): { values: Float32Array; shape: [number, 1, number, number] } | null {
+  const { batch, steps, cached, rows, newMask } = plan;
   const keys = cached + steps;
-  const keyMask = newMask.map((row, b) => (cache !== undefined && cached > 0 ? cache.attentionMask[b].concat(row) : row));
-  const anyPad = keyMask.some((row) => row.includes(0));
-  let bias: InputPlan["bias"] = null;
-  if (anyPad || steps > 1) {
-    const rows = anyPad ? batch : 1;
-    const values = new Float32Array(rows * steps * keys);
-    for (let b = 0; b < rows; b++) {
-      for (let t = 0; t < steps; t++) {
-        const base = (b * steps + t) * keys;
-        for (let k = 0; k < keys; k++) {
-          const visible = k <= cached + t && (!anyPad || keyMask[b][k] === 1);
-          if (!visible) values[base + k] = MASKED_SCORE;
-        }
+  const real = (b: number, k: number) => (k < cached ? store?.maskAt(rows[b], k) ?? 1 : newMask[b][k - cached]);
+  let anyPad = false;
+  for (let b = 0; b < batch && !anyPad; b++) for (let k = 0; k < keys && !anyPad; k++) anyPad = real(b, k) === 0;
+  if (!anyPad && steps === 1) return null;
+  const bRows = anyPad ? batch : 1;
+  const values = new Float32Array(bRows * steps * keys);
+  for (let b = 0; b < bRows; b++) {
+    for (let t = 0; t < steps; t++) {
+      const base = (b * steps + t) * keys;
+      for (let k = 0; k < keys; k++) {
+        const visible = k <= cached + t && (!anyPad || real(b, k) === 1);
+        if (!visible) values[base + k] = MASKED_SCORE;
       }
     }
-    bias = { values, shape: [rows, 1, steps, keys] };
   }
-  return { batch, steps, positions, newMask, bias, nextPositions };
+  return { values, shape: [bRows, 1, steps, keys] };
 }
 
 function layerNorm(x: tf.Tensor2D, weight: tf.Tensor, bias: tf.Tensor, epsilon: number): tf.Tensor2D {
@@ -338,31 +409,47 @@ function causalSelfAttention(
   layer: number,
   plan: InputPlan,
   bias: tf.Tensor4D | null,
-  cache: KVCache | undefined,
+  store: KVStore | undefined,
+  splitWeights?: Array<[tf.Tensor2D, tf.Tensor1D]>,
 ): tf.Tensor2D {
   const { batch: B, steps: T } = plan;
   const C = config.nEmbd;
   const nh = config.nHead;
   const hs = C / nh;
-  const qkv = linear(x, p("attn.c_attn.weight") as tf.Tensor2D, p("attn.c_attn.bias") as tf.Tensor1D); // (N, 3C)
-  const [q, k, v] = tf.split(tf.reshape(qkv, [B, T, 3 * C]), 3, 2); // 3 × (B, T, C)
+  let q: tf.Tensor;
+  let k: tf.Tensor;
+  let v: tf.Tensor;
+  if (splitWeights !== undefined) {
+    // Three products with column blocks of c_attn (prepared once): cheaper than splitting (B, T, 3C),
+    // whose strided copy cost wasm more than the products (prefill of 32 × 95: 25 -> 16 ms per layer).
+    [q, k, v] = splitWeights.map(([w, b]) => tf.reshape(linear(x, w, b), [B, T, C])); // 3 × (B, T, C)
+  } else {
+    const qkv = linear(x, p("attn.c_attn.weight") as tf.Tensor2D, p("attn.c_attn.bias") as tf.Tensor1D); // (N, 3C)
+    [q, k, v] = tf.split(tf.reshape(qkv, [B, T, 3 * C]), 3, 2); // 3 × (B, T, C)
+  }
   const query = tf.transpose(tf.reshape(q, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
   let value = tf.transpose(tf.reshape(v, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
   let rawScores: tf.Tensor4D; // (B, nh, T, Tk)
-  if (cache === undefined) {
+  if (store === undefined) {
     const keyT = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 3, 1]) as tf.Tensor4D; // (B, nh, hs, T)
     rawScores = batchMatMul(query, keyT);
   } else {
+    // The cached positions come from the store as constants; the new ones are written to it.
     const key = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
-    const all = cache.appendLayer(layer, key, value); // (B, nh, Tk, hs) each
-    value = all.value;
-    // Decoding (one query row): multiply by the cached keys with transposeB instead of copying all of
-    // them transposed every step. On wasm a one-row product runs the same loop either way (same sums,
-    // same order); copying the cache cost O(Tk) per layer per token. Longer inputs (prefill) keep the
-    // explicit transpose, whose plain product is the fast path.
+    let allKeys = key; // (B, nh, Tk, hs)
+    const L = plan.cached;
+    if (L > 0) {
+      const past = store.read(layer, plan.rows, L);
+      allKeys = tf.concat([tf.tensor4d(past.keys, [B, nh, L, hs]), key], 2) as tf.Tensor4D;
+      value = tf.concat([tf.tensor4d(past.values, [B, nh, L, hs]), value], 2) as tf.Tensor4D;
+    }
+    const newValue = L > 0 ? tf.slice(value, [0, 0, L, 0], [B, nh, T, hs]) : value; // (B, nh, T, hs)
+    store.write(layer, plan.rows, L, T, floatView(key) ?? (key.dataSync() as Float32Array), floatView(newValue) ?? (newValue.dataSync() as Float32Array));
+    // One query row: multiply by the keys with transposeB (wasm runs the same loop either way) rather
+    // than copying them transposed; longer inputs take the explicit transpose, the fast plain product.
     rawScores = T === 1
-      ? (tf.matMul(query, all.key, false, true) as tf.Tensor4D)
-      : batchMatMul(query, tf.transpose(all.key, [0, 1, 3, 2]) as tf.Tensor4D); // (B, nh, hs, Tk)
+      ? (tf.matMul(query, allKeys, false, true) as tf.Tensor4D)
+      : batchMatMul(query, tf.transpose(allKeys, [0, 1, 3, 2]) as tf.Tensor4D); // (B, nh, hs, Tk)
   }
   let scores = tf.mul(rawScores, 1 / Math.sqrt(hs)) as tf.Tensor4D; // (B, nh, T, Tk)
   if (bias !== null) scores = tf.add(scores, bias); // bias (B or 1, 1, T, Tk) broadcasts over heads
@@ -372,13 +459,25 @@ function causalSelfAttention(
   return linear(merged, p("attn.c_proj.weight") as tf.Tensor2D, p("attn.c_proj.bias") as tf.Tensor1D); // (N, C)
 }
 
-function mlp(x: tf.Tensor2D, p: (name: string) => tf.Tensor): tf.Tensor2D {
-  const hidden = geluTanh(linear(x, p("mlp.c_fc.weight") as tf.Tensor2D, p("mlp.c_fc.bias") as tf.Tensor1D)); // (N, nInner)
+function mlp(x: tf.Tensor2D, p: (name: string) => tf.Tensor, gelu: (h: tf.Tensor2D) => tf.Tensor2D = geluTanh): tf.Tensor2D {
+  const hidden = gelu(linear(x, p("mlp.c_fc.weight") as tf.Tensor2D, p("mlp.c_fc.bias") as tf.Tensor1D)); // (N, nInner)
   return linear(hidden, p("mlp.c_proj.weight") as tf.Tensor2D, p("mlp.c_proj.bias") as tf.Tensor1D); // (N, C)
 }
 
+/**
+ * Parameter shapes per config object, with the sizes they came from (a forward pass checks them every
+ * call, decoding steps included; a config edited in place gets its shapes recomputed).
+ */
+const shapesByConfig = new WeakMap<ModelConfig, { sizes: string; entries: [string, number[]][] }>();
+
 function requireParams(config: ModelConfig, params: Record<string, tf.Tensor>): void {
-  for (const [name, shape] of Object.entries(shapesOf(config))) {
+  const sizes = `${config.vocabSize},${config.nPositions},${config.nEmbd},${config.nLayer},${config.nInner},${config.tieWordEmbeddings}`;
+  let known = shapesByConfig.get(config);
+  if (known === undefined || known.sizes !== sizes) {
+    known = { sizes, entries: Object.entries(shapesOf(config)) };
+    shapesByConfig.set(config, known);
+  }
+  for (const [name, shape] of known.entries) {
     const t = params[name];
     const ok = t instanceof tf.Tensor && !t.isDisposed && t.rank === shape.length && t.shape.every((d, i) => d === shape[i]);
     if (!ok) {
@@ -411,33 +510,129 @@ export function transformerForward(
   requireParams(config, params);
   const plan = planInputs(config, inputIds, options);
   const { batch: B, steps: T } = plan;
+  const cache = options.kvCache;
+  let store: KVStore | undefined;
+  if (cache !== undefined) {
+    store = cache.storeFor(config, B, plan.cached + T);
+    // The new positions' key mask: the listed rows' tokens, a masked pad for every other row.
+    for (let r = 0; r < store.rows; r++) for (let t = 0; t < T; t++) store.setMask(r, plan.cached + t, 0);
+    plan.rows.forEach((row, b) => plan.newMask[b].forEach((real, t) => store?.setMask(row, plan.cached + t, real)));
+    if (plan.rows.length < store.rows) {
+      const listed = new Set(plan.rows);
+      store.clear(Array.from({ length: store.rows }, (_, r) => r).filter((r) => !listed.has(r)), plan.cached, T);
+    }
+  }
+  const decoding = T === 1 && !tf.engine().isTapeOn() && hasDecodeKernels();
+  const logits = cache !== undefined && store !== undefined && decoding
+    ? decodeStep(config, params, inputIds, plan, cache, store)
+    : composedForward(config, params, inputIds, plan, options, store);
+  cache?.commit(plan.rows, T, plan.nextPositions);
+  return logits;
+}
+
+/** The differentiable forward pass, composed of tfjs ops (see {@link transformerForward}). */
+function composedForward(
+  config: ModelConfig,
+  params: Record<string, tf.Tensor>,
+  inputIds: tf.Tensor2D,
+  plan: InputPlan,
+  options: ForwardOptions,
+  store: KVStore | undefined,
+): tf.Tensor3D {
+  const { batch: B, steps: T } = plan;
   const C = config.nEmbd;
   const eps = config.layerNormEpsilon;
   const cache = options.kvCache;
-  const logits = tf.tidy(() => {
+  const biasValues = attentionBias(plan, store);
+  // Filling a KV cache (prefill) is inference: where the fused kernels run, LayerNorm and GELU use
+  // them (one pass each instead of 9 and 7 kernels over B·T rows). Without a cache, or with a tape,
+  // every op is the differentiable composition (training and its log-probs stay as they were).
+  const fused = store !== undefined && !tf.engine().isTapeOn() && hasDecodeKernels();
+  const norm = fused ? (h: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, e: number) => fusedLayerNorm(h, w, b, e) : layerNorm;
+  const gelu = fused ? (h: tf.Tensor2D) => fusedGelu(h) : geluTanh;
+  return tf.tidy(() => {
     const positions = tf.tensor2d(plan.positions, [B, T], "int32");
-    const bias = plan.bias === null ? null : tf.tensor4d(plan.bias.values, plan.bias.shape);
+    const bias = biasValues === null ? null : tf.tensor4d(biasValues.values, biasValues.shape);
     const tokens = embeddingLookup(params["wte.weight"] as tf.Tensor2D, inputIds); // (B, T, C)
     const where = embeddingLookup(params["wpe.weight"] as tf.Tensor2D, positions); // (B, T, C)
     let x = tf.reshape(tf.add(tokens, where), [B * T, C]) as tf.Tensor2D; // (N, C)
     for (let i = 0; i < config.nLayer; i++) {
       const p = (name: string): tf.Tensor => params[`h.${i}.${name}`];
-      x = tf.add(x, causalSelfAttention(layerNorm(x, p("ln_1.weight"), p("ln_1.bias"), eps), p, config, i, plan, bias, cache));
-      x = tf.add(x, mlp(layerNorm(x, p("ln_2.weight"), p("ln_2.bias"), eps), p));
+      // With the fused kernels (prefill): q, k and v from column blocks of c_attn, sliced once per cache.
+      const split = fused && cache !== undefined
+        ? [0, 1, 2].map((part) => [
+          cache.prepare(`qkv${part}:${i}:w`, () => tf.slice(p("attn.c_attn.weight"), [0, part * C], [C, C]) as tf.Tensor2D),
+          cache.prepare(`qkv${part}:${i}:b`, () => tf.slice(p("attn.c_attn.bias"), [part * C], [C]) as tf.Tensor1D),
+        ] as [tf.Tensor2D, tf.Tensor1D])
+        : undefined;
+      x = tf.add(x, causalSelfAttention(norm(x, p("ln_1.weight"), p("ln_1.bias"), eps), p, config, i, plan, bias, store, split));
+      x = tf.add(x, mlp(norm(x, p("ln_2.weight"), p("ln_2.bias"), eps), p, gelu));
     }
     let rows = T;
     if (options.lastPositionOnly && T > 1) {
       x = tf.reshape(tf.slice(tf.reshape(x, [B, T, C]), [0, T - 1, 0], [B, 1, C]), [B, C]); // (B, T, C) -> (B, C)
       rows = 1;
     }
-    x = layerNorm(x, params["ln_f.weight"], params["ln_f.bias"], eps);
+    x = norm(x, params["ln_f.weight"], params["ln_f.bias"], eps);
     // The head is used as (C, V) so the matMul needs no transpose flag (slow on wasm).
     const headWeight = (config.tieWordEmbeddings ? params["wte.weight"] : params["lm_head.weight"]) as tf.Tensor2D;
-    const head = cache !== undefined ? cache.headFor(() => tf.transpose(headWeight)) : (tf.transpose(headWeight) as tf.Tensor2D);
+    const head = cache !== undefined ? cache.prepare("head", () => tf.transpose(headWeight) as tf.Tensor2D) : (tf.transpose(headWeight) as tf.Tensor2D);
     return tf.reshape(linear(x, head), [B, rows, config.vocabSize]) as tf.Tensor3D; // (N, V) -> (B, T, V)
   });
-  cache?.commit(plan.newMask, plan.nextPositions);
-  return logits;
+}
+
+/**
+ * `x @ w (+ b)` as one fused kernel on 3-D operands: x (1, N, Cin), w (1, Cin, Cout) -> (1, N, Cout).
+ * Inference only (the fused kernel's bias is added inside the product: no gradient wrapper here).
+ */
+function fusedLinear(x: tf.Tensor3D, w: tf.Tensor3D, b?: tf.Tensor1D): tf.Tensor3D {
+  const inputs: tf.NamedTensorMap = b === undefined ? { a: x, b: w } : { a: x, b: w, bias: b };
+  return tf.engine().runKernel(tf._FusedMatMul, inputs, { transposeA: false, transposeB: false, activation: "linear", leakyreluAlpha: 0 }) as tf.Tensor3D;
+}
+
+/**
+ * One decoding step (T = 1, a KV cache, no gradient recorded) with the fused kernels: LayerNorm and
+ * GELU in one kernel each, each linear map one product with its bias, and attention over the cache's memory
+ * (`KVStore.attend`, which also stores the new keys and values) instead of ~14 composed kernels per
+ * layer. Activations stay (1, B, C) so no product needs a reshape. Same math as the composed pass.
+ */
+function decodeStep(
+  config: ModelConfig,
+  params: Record<string, tf.Tensor>,
+  inputIds: tf.Tensor2D,
+  plan: InputPlan,
+  cache: KVCache,
+  store: KVStore,
+): tf.Tensor3D {
+  const B = plan.batch;
+  const C = config.nEmbd;
+  const eps = config.layerNormEpsilon;
+  // Weights as (1, Cin, Cout) views, made once per cache.
+  const weight3d = (name: string) => cache.prepare(`3d:${name}`, () => tf.expandDims(params[name], 0) as tf.Tensor3D);
+  return tf.tidy(() => {
+    const positions = tf.tensor2d(plan.positions, [B, 1], "int32");
+    const tokens = embeddingLookup(params["wte.weight"] as tf.Tensor2D, inputIds); // (B, 1, C)
+    const where = embeddingLookup(params["wpe.weight"] as tf.Tensor2D, positions); // (B, 1, C)
+    let x = tf.reshape(tf.add(tokens, where), [1, B, C]) as tf.Tensor3D; // (B, 1, C) -> (1, B, C)
+    const merged = new Float32Array(B * C);
+    let normed = fusedLayerNorm(x, params["h.0.ln_1.weight"], params["h.0.ln_1.bias"], eps); // (1, B, C)
+    for (let i = 0; i < config.nLayer; i++) {
+      const p = (name: string): tf.Tensor => params[`h.${i}.${name}`];
+      const w = (name: string) => weight3d(`h.${i}.${name}`);
+      const qkv = fusedLinear(normed, w("attn.c_attn.weight"), p("attn.c_attn.bias") as tf.Tensor1D); // (1, B, 3C)
+      store.attend(i, floatView(qkv) ?? (qkv.dataSync() as Float32Array), plan.rows, plan.cached, merged); // heads side by side, (B, C)
+      const attention = tf.tensor3d(merged, [1, B, C]);
+      // Each residual add comes with the LayerNorm that reads the sum (the next block's, or ln_f).
+      [x, normed] = fusedAddLayerNorm(x, fusedLinear(attention, w("attn.c_proj.weight"), p("attn.c_proj.bias") as tf.Tensor1D), p("ln_2.weight"), p("ln_2.bias"), eps);
+      const hidden = fusedGelu(fusedLinear(normed, w("mlp.c_fc.weight"), p("mlp.c_fc.bias") as tf.Tensor1D)); // (1, B, nInner)
+      const next = i + 1 < config.nLayer ? `h.${i + 1}.ln_1` : "ln_f";
+      [x, normed] = fusedAddLayerNorm(x, fusedLinear(hidden, w("mlp.c_proj.weight"), p("mlp.c_proj.bias") as tf.Tensor1D), params[`${next}.weight`], params[`${next}.bias`], eps);
+    }
+    x = normed;
+    const headWeight = (config.tieWordEmbeddings ? params["wte.weight"] : params["lm_head.weight"]) as tf.Tensor2D;
+    const head = cache.prepare("head3d", () => tf.expandDims(tf.transpose(headWeight), 0) as tf.Tensor3D); // (1, C, V)
+    return tf.reshape(fusedLinear(x, head), [B, 1, config.vocabSize]) as tf.Tensor3D; // (1, B, V) -> (B, 1, V)
+  });
 }
 
 /** Options of {@link Transformer.tokenLogprobs}. */

@@ -93,6 +93,26 @@ describe("generate with a KV cache", () => {
     });
   }
 
+  it("samples repeated prompts (filled once, then copied) exactly as the no-cache recompute, and as each row alone", async () => {
+    const prompts = [PROMPTS[0], PROMPTS[1], PROMPTS[0], PROMPTS[0], PROMPTS[2], PROMPTS[1]];
+    const sampling = { temperature: 1.1, topK: 0, topP: 1 };
+    const got = await generate(model, prompts, { ...sampling, maxNewTokens: 8, eosTokenIds: [63], rng: Rng.fromSeed(17) });
+    const want = referenceGenerate(prompts, 8, sampling, Rng.fromSeed(17), [63]);
+    got.forEach((row, b) => {
+      expect(row.tokenIds).toEqual(want[b].tokenIds);
+      row.logprobs.forEach((lp, i) => expect(Math.abs(lp - want[b].logprobs[i])).toBeLessThan(1e-5));
+    });
+    expect(new Set(got.filter((_, b) => prompts[b] === PROMPTS[0]).map((r) => r.tokenIds.join(","))).size).toBeGreaterThan(1);
+    // Per-row generators: a row samples the same alone as in a batch with copies of its prompt.
+    const seeds = prompts.map((_, b) => 100 + b);
+    const batched = await generate(model, prompts, { ...sampling, maxNewTokens: 8, eosTokenIds: [], rng: seeds.map((s) => Rng.fromSeed(s)) });
+    for (const b of [0, 2, 5]) {
+      const [alone] = await generate(model, [prompts[b]], { ...sampling, maxNewTokens: 8, eosTokenIds: [], rng: [Rng.fromSeed(seeds[b])] });
+      expect(batched[b].tokenIds).toEqual(alone.tokenIds);
+      batched[b].logprobs.forEach((lp, i) => expect(Math.abs(lp - alone.logprobs[i])).toBeLessThan(1e-5));
+    }
+  });
+
   it("returns log-probs that tokenLogprobs recomputes on the right-padded sequences (the GRPO ratio)", async () => {
     const temperature = 0.8;
     const got = await generate(model, PROMPTS, { temperature, topK: 5, topP: 0.95, maxNewTokens: 6, eosTokenIds: [], rng: Rng.fromSeed(3) });
@@ -162,6 +182,12 @@ describe("stopping and limits", () => {
     const firstEos = free[0].tokenIds.indexOf(eos);
     expect(stopped[0].tokenIds).toEqual(free[0].tokenIds.slice(0, firstEos + 1));
     expect(stopped[0].finishReason).toBe("stop");
+    // Row 0 left the batch early; the rows that went on are unchanged (tokens and log-probs).
+    for (const b of [1, 2]) {
+      if (stopped[b].finishReason === "stop") continue; // the EOS id ended it too
+      expect(stopped[b].tokenIds).toEqual(free[b].tokenIds);
+      stopped[b].logprobs.forEach((lp, i) => expect(Math.abs(lp - free[b].logprobs[i])).toBeLessThan(1e-5));
+    }
     const seen: number[][] = [];
     const checked = await generate(model, PROMPTS, {
       ...greedy,

@@ -66,6 +66,22 @@ describe("TfPolicy", () => {
     expect(concurrent.map((g) => g.tokenIds)).toEqual(batched.map((g) => g.tokenIds));
   });
 
+  it("hands a sampler that encodes the conversations (samplerEncodes) instead of token ids: same samples", async () => {
+    const a = await TfPolicy.fromFolder(dir, { seed: 5 });
+    const b = await TfPolicy.fromFolder(dir, { seed: 5 });
+    const prompts = ["one", "two", "three", "four"].map(conv);
+    const local = await a.generate(prompts, sampling);
+    const seen: Array<{ promptIds: number; chats?: number }> = [];
+    b.sampler = (request, signal) => {
+      seen.push({ promptIds: request.promptIds.length, chats: request.chats?.messages.length });
+      return sampleLocally(b.model, b.tokenizer, request, signal);
+    };
+    b.samplerEncodes = true;
+    const remote = await b.generate(prompts, sampling);
+    expect(seen).toEqual([{ promptIds: 0, chats: 4 }]);
+    expect(remote.map((g) => [g.tokenIds, g.promptTokenIds, g.text])).toEqual(local.map((g) => [g.tokenIds, g.promptTokenIds, g.text]));
+  });
+
   it("samples each row from its own generator: how rows are batched does not change the samples", async () => {
     const a = await TfPolicy.fromFolder(dir, { seed: 5 });
     const prompts = ["one", "two", "three", "four"].map(conv);

@@ -172,6 +172,7 @@ export class RedisRollouts {
     this.policy = policy;
     this.lastHash = undefined;
     policy.sampler = (request) => this.sample(request);
+    policy.samplerEncodes = false; // jobs carry token ids
   }
 
   /** Publishes the policy's weights as a new version when they changed since the last batch. */

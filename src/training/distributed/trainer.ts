@@ -189,15 +189,26 @@ export class DistributedTrainer extends GRPOTrainer {
     };
     await Promise.all(this.workers.map((w) => w.request({ type: "init", init })));
     this.policy.sampler = (request) => this.sampleOnWorkers(request);
+    this.policy.samplerEncodes = true;
     await this.checkReplicas();
   }
 
-  /** Splits a sampling batch by rows across the workers and joins the results in row order. */
+  /**
+   * Splits a sampling batch by rows across the workers and joins the results in row order. The
+   * workers also encode their rows' conversations (`samplerEncodes`), in parallel: on the
+   * coordinating thread that was serial time between turns.
+   */
   private async sampleOnWorkers(request: SampleRequest): Promise<GenerateResult[]> {
-    const ranges = evenRanges(request.promptIds.length, this.workers.length).filter(([a, b]) => b > a);
+    const chats = request.chats;
+    const ranges = evenRanges(request.rowSeeds.length, this.workers.length).filter(([a, b]) => b > a);
     const parts = await Promise.all(ranges.map(([a, b], k) => this.workers[k].request<GenerateResult[]>({
       type: "sample",
-      request: { ...request, promptIds: request.promptIds.slice(a, b), rowSeeds: request.rowSeeds.slice(a, b) },
+      request: {
+        ...request,
+        promptIds: request.promptIds.slice(a, b),
+        ...(chats === undefined ? {} : { chats: { ...chats, messages: chats.messages.slice(a, b) } }),
+        rowSeeds: request.rowSeeds.slice(a, b),
+      },
     })));
     return parts.flat();
   }
@@ -287,6 +298,7 @@ export class DistributedTrainer extends GRPOTrainer {
     const workers = this.workers;
     this.workers = [];
     if (this.policy.sampler) this.policy.sampler = undefined;
+    this.policy.samplerEncodes = false;
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
