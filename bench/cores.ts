@@ -11,9 +11,7 @@ import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { EXAMPLES } from "../examples/index.js";
-import { runEpisodes } from "../src/core/episode.js";
-import { sampleLocally, type SampleRequest, type TfPolicy } from "../src/model/policy.js";
+import { captureRolloutRequests } from "./lib/rollout-requests.js";
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -25,19 +23,8 @@ const repeat = option("--repeat", 2);
 const uptime = () => execFileSync("uptime", { encoding: "utf8" }).trim();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-// The workload: one round's sampling requests (as in bench:decode).
-const spec = EXAMPLES.quick_start.spec({ modelName: "builtin:tiny-chat" });
-spec.agent.config.maxNewTokens = 48;
-await spec.agent.initialize();
-const policy = (spec.agent as unknown as { policy: TfPolicy }).policy;
-const requests: SampleRequest[] = [];
-policy.sampler = async (request) => {
-  requests.push(structuredClone(request));
-  return sampleLocally(policy.model, policy.tokenizer, request);
-};
-const scenarios = spec.environment.scenarios();
-await runEpisodes(spec.agent, spec.environment, Array.from({ length: 32 }, (_, i) => scenarios[i % scenarios.length]), { reward: spec.reward });
-policy.sampler = undefined;
+// The workload: one round of the distributed bench, sampled locally, recording each sampling request.
+const { requests } = await captureRolloutRequests();
 
 /** A sampling thread: loads the model once, then answers each "run" with its CPU ms per token. */
 class Sampler {

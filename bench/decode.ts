@@ -22,9 +22,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
-import { EXAMPLES } from "../examples/index.js";
-import { runEpisodes } from "../src/core/episode.js";
-import { sampleLocally, type SampleRequest, type TfPolicy } from "../src/model/policy.js";
+import { captureRolloutRequests } from "./lib/rollout-requests.js";
+import { sampleLocally, type SampleRequest } from "../src/model/policy.js";
 import { KVCache, Transformer } from "../src/model/transformer.js";
 
 function option(name: string): string | undefined {
@@ -64,20 +63,8 @@ function threadCpu(): { self: number; others: number } {
   return { self, others };
 }
 
-const spec = EXAMPLES.quick_start.spec({ modelName: "builtin:tiny-chat" });
-spec.agent.config.maxNewTokens = 48;
-await spec.agent.initialize();
-const policy = (spec.agent as unknown as { policy: TfPolicy }).policy;
-
-// One round of the distributed bench's workload, sampled locally, recording each sampling request.
-const requests: SampleRequest[] = [];
-policy.sampler = async (request) => {
-  requests.push(structuredClone(request));
-  return sampleLocally(policy.model, policy.tokenizer, request);
-};
-const scenarios = spec.environment.scenarios();
-await runEpisodes(spec.agent, spec.environment, Array.from({ length: 32 }, (_, i) => scenarios[i % scenarios.length]), { reward: spec.reward });
-policy.sampler = undefined;
+// The workload: one round of the distributed bench, sampled locally, recording each sampling request.
+const { policy, requests } = await captureRolloutRequests();
 
 const versions: Version[] = [{
   name: "this version",
