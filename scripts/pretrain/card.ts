@@ -237,7 +237,7 @@ export function renderModelCard(log: TrainingLog): string {
     "",
     "It does not copy numbers from the conversation into its replies. Splitting digits (see",
     "Tokenizer) makes a number the same tokens in the question and in the call, but copying still did",
-    "not appear. Teacher-forced on the 40 held-out tool_agent problems (the right call given up to each",
+    "not appear. Teacher-forced on 40 tool_agent problems (`npm run copy-probe`: the right call given up to each",
     "digit), this model predicts the next digit of the user's number 3 times in 143 (a uniform guess",
     "would hit ~14) and the first digit only when it is the `2` of the system prompt's example call",
     "(`2 + 3`, which greedy decoding copies whole). Two pilots continued its training on arithmetic",
