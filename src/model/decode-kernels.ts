@@ -18,11 +18,11 @@ import * as tf from "@tensorflow/tfjs";
 import { scratchLoops } from "./simd.js";
 
 /** Kernel name of the fused LayerNorm (inputs x [N, C], gamma [C], beta [C]; attr epsilon). */
-export const LAYER_NORM_KERNEL = "GrpoLayerNorm";
+const LAYER_NORM_KERNEL = "GrpoLayerNorm";
 /** Kernel name of the fused tanh GELU (input x, any shape). */
-export const GELU_KERNEL = "GrpoGeluTanh";
+const GELU_KERNEL = "GrpoGeluTanh";
 /** Kernel name of the residual add then LayerNorm (inputs x, y [..., C], gamma, beta [C]; outputs x + y and its LayerNorm). */
-export const ADD_LAYER_NORM_KERNEL = "GrpoAddLayerNorm";
+const ADD_LAYER_NORM_KERNEL = "GrpoAddLayerNorm";
 
 const BACKENDS = ["wasm", "cpu"] as const;
 type KernelBackend = (typeof BACKENDS)[number];
@@ -168,7 +168,7 @@ function geluKernel(backendName: KernelBackend): tf.KernelFunc {
 let registered = false;
 
 /** Registers the kernels for the wasm and cpu backends (idempotent; the backends need not be loaded). */
-export function installDecodeKernels(): void {
+function installDecodeKernels(): void {
   if (registered) return;
   for (const backendName of BACKENDS) {
     if (tf.getKernel(LAYER_NORM_KERNEL, backendName) === undefined) {
