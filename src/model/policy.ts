@@ -84,6 +84,13 @@ export function sampleLocally(
   });
 }
 
+/**
+ * Samples {@link SampleRequest}s somewhere else than the policy's own model (see {@link TfPolicy.sampler}).
+ * With `encodesChats: true` it encodes the conversations itself: requests then carry `chats` instead
+ * of `promptIds` (the distributed trainer's workers hold a replica of the tokenizer).
+ */
+export type Sampler = ((request: SampleRequest, signal?: AbortSignal) => Promise<GenerateResult[]>) & { encodesChats?: boolean };
+
 interface PendingRequest {
   conversations: ChatMessage[][];
   options: SamplingOptions;
@@ -131,12 +138,7 @@ export class TfPolicy implements Policy {
    * Where {@link SampleRequest}s are sampled: unset = this process's model. The distributed trainer
    * sets it to split each batch across its workers (each with a replica of the same weights).
    */
-  sampler?: (request: SampleRequest, signal?: AbortSignal) => Promise<GenerateResult[]>;
-  /**
-   * True when {@link TfPolicy.sampler} encodes conversations itself: requests then carry `chats`
-   * instead of `promptIds` (the distributed trainer's workers hold a replica of this tokenizer).
-   */
-  samplerEncodes = false;
+  sampler?: Sampler;
   private queue: PendingRequest[] = [];
   private flushScheduled = false;
   private busy: Promise<void> = Promise.resolve();
@@ -236,7 +238,7 @@ export class TfPolicy implements Policy {
     signals: AbortSignal[],
     listeners: Array<((text: string) => void) | undefined> = [],
   ): Promise<Generation[]> {
-    const remoteEncoding = this.sampler !== undefined && this.samplerEncodes;
+    const remoteEncoding = this.sampler?.encodesChats === true;
     const prompts = remoteEncoding ? [] : conversations.map((messages) =>
       this.tokenizer.encodeChat(messages, { addGenerationPrompt: true, tools: options.tools }));
     const stops = (options.stop ?? []).filter((s) => s.length > 0);

@@ -8,7 +8,7 @@ import { ConversationEnvironment } from "../../src/core/environment.js";
 import { runEpisode } from "../../src/core/episode.js";
 import type { ChatMessage, SamplingOptions } from "../../src/core/policy.js";
 import { selectBackend } from "../../src/model/backend.js";
-import { sampleLocally, TfPolicy } from "../../src/model/policy.js";
+import { sampleLocally, TfPolicy, type SampleRequest } from "../../src/model/policy.js";
 import { loadPolicy, registerTfPolicyResolver, resolveModelFolder } from "../../src/model/registry.js";
 import { makeTinyModel } from "../helpers/tiny-model.js";
 
@@ -66,17 +66,16 @@ describe("TfPolicy", () => {
     expect(concurrent.map((g) => g.tokenIds)).toEqual(batched.map((g) => g.tokenIds));
   });
 
-  it("hands a sampler that encodes the conversations (samplerEncodes) instead of token ids: same samples", async () => {
+  it("hands a sampler that encodes the conversations (encodesChats) instead of token ids: same samples", async () => {
     const a = await TfPolicy.fromFolder(dir, { seed: 5 });
     const b = await TfPolicy.fromFolder(dir, { seed: 5 });
     const prompts = ["one", "two", "three", "four"].map(conv);
     const local = await a.generate(prompts, sampling);
     const seen: Array<{ promptIds: number; chats?: number }> = [];
-    b.sampler = (request, signal) => {
+    b.sampler = Object.assign((request: SampleRequest, signal?: AbortSignal) => {
       seen.push({ promptIds: request.promptIds.length, chats: request.chats?.messages.length });
       return sampleLocally(b.model, b.tokenizer, request, signal);
-    };
-    b.samplerEncodes = true;
+    }, { encodesChats: true });
     const remote = await b.generate(prompts, sampling);
     expect(seen).toEqual([{ promptIds: 0, chats: 4 }]);
     expect(remote.map((g) => [g.tokenIds, g.promptTokenIds, g.text])).toEqual(local.map((g) => [g.tokenIds, g.promptTokenIds, g.text]));

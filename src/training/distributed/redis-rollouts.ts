@@ -171,8 +171,7 @@ export class RedisRollouts {
     await client.set(this.names.model(this.runId), JSON.stringify(model));
     this.policy = policy;
     this.lastHash = undefined;
-    policy.sampler = (request) => this.sample(request);
-    policy.samplerEncodes = false; // jobs carry token ids
+    policy.sampler = (request) => this.sample(request); // jobs carry token ids (no encodesChats)
   }
 
   /** Publishes the policy's weights as a new version when they changed since the last batch. */

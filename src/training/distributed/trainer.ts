@@ -188,14 +188,13 @@ export class DistributedTrainer extends GRPOTrainer {
       reference: this.reference ? await toArrays(this.reference) : undefined,
     };
     await Promise.all(this.workers.map((w) => w.request({ type: "init", init })));
-    this.policy.sampler = (request) => this.sampleOnWorkers(request);
-    this.policy.samplerEncodes = true;
+    this.policy.sampler = Object.assign((request: SampleRequest) => this.sampleOnWorkers(request), { encodesChats: true });
     await this.checkReplicas();
   }
 
   /**
    * Splits a sampling batch by rows across the workers and joins the results in row order. The
-   * workers also encode their rows' conversations (`samplerEncodes`), in parallel: on the
+   * workers also encode their rows' conversations (`encodesChats`), in parallel: on the
    * coordinating thread that was serial time between turns.
    */
   private async sampleOnWorkers(request: SampleRequest): Promise<GenerateResult[]> {
@@ -298,7 +297,6 @@ export class DistributedTrainer extends GRPOTrainer {
     const workers = this.workers;
     this.workers = [];
     if (this.policy.sampler) this.policy.sampler = undefined;
-    this.policy.samplerEncodes = false;
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
