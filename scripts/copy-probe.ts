@@ -19,7 +19,10 @@ import { SYSTEM_PROMPTS } from "./corpus/prompts.js";
 const CALL_PREFIX = '<tool_call>{"name": "calculator", "arguments": {"expression": "';
 
 const modelName = process.argv[2] ?? "builtin:tiny-chat";
-const policy = await loadPolicy(modelName);
+const policy = await loadPolicy(modelName).catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});
 const tokenizer = policy.tokenizer;
 const problems = arithmeticProblems(40, 2, "probe");
 let firstRight = 0;

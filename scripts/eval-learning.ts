@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { Command } from "commander";
 import { mean, std } from "../src/core/stats.js";
 import { EXAMPLES } from "../examples/index.js";
+import { resolveModelFolder } from "../src/model/registry.js";
 
 const program = new Command()
   .option("--examples <names>", "comma-separated example names", Object.keys(EXAMPLES).join(","))
@@ -22,7 +23,20 @@ const program = new Command()
 const opts = program.opts<{ examples: string; seeds: string; out: string; model?: string }>();
 const names = opts.examples.split(",").map((s) => s.trim()).filter(Boolean);
 const seeds = opts.seeds.split(",").map((s) => Number(s.trim()));
-for (const name of names) if (!EXAMPLES[name]) throw new Error(`Unknown example ${name}; known: ${Object.keys(EXAMPLES).join(", ")}`);
+function fail(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
+for (const name of names) if (!EXAMPLES[name]) fail(`Unknown example ${name}; known: ${Object.keys(EXAMPLES).join(", ")}`);
+if (seeds.some((s) => !Number.isInteger(s))) fail(`--seeds must be comma-separated integers, got ${JSON.stringify(opts.seeds)}`);
+// Check the model before minutes of training: a wrong path fails here, with the accepted forms.
+if (opts.model !== undefined) {
+  try {
+    resolveModelFolder(opts.model);
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+}
 
 const rows: { example: string; metric: string; seed: number; before: number; after: number; seconds: number }[] = [];
 for (const name of names) {
