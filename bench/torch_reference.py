@@ -45,13 +45,15 @@ def blas_name():
 
 
 class GPT:
-    """GPT-2 with its parameters in a dict keyed by our canonical names."""
+    """GPT-2 with its parameters in a dict keyed by our canonical names (rotary configs: no `wpe`,
+    queries and keys rotated by position, GPT-NeoX's rotate-half layout)."""
 
     def __init__(self, cfg, seed=0):
         self.cfg = cfg
         V, P, C, I, L = cfg["vocabSize"], cfg["nPositions"], cfg["nEmbd"], cfg["nInner"], cfg["nLayer"]
         gen = torch.Generator().manual_seed(seed)
-        shapes = {"wte.weight": (V, C), "wpe.weight": (P, C)}
+        self.rotary = cfg.get("positionEncoding", "learned") == "rotary"
+        shapes = {"wte.weight": (V, C)} if self.rotary else {"wte.weight": (V, C), "wpe.weight": (P, C)}
         for i in range(L):
             shapes.update({
                 f"h.{i}.ln_1.weight": (C,), f"h.{i}.ln_1.bias": (C,),
@@ -81,12 +83,24 @@ class GPT:
         hs = C // nh
         eps = cfg["layerNormEpsilon"]
         past = 0 if cache is None or cache[0] is None else cache[0][0].shape[2]
-        x = p["wte.weight"][ids] + p["wpe.weight"][past:past + T]  # (B, T, C)
+        if self.rotary:
+            x = p["wte.weight"][ids]  # (B, T, C)
+            inv_freq = 1.0 / (cfg.get("rotaryBase", 10000) ** (torch.arange(0, hs, 2, dtype=torch.float32) / hs))
+            angles = torch.outer(torch.arange(past, past + T, dtype=torch.float32), inv_freq)  # (T, hs/2)
+            cos, sin = angles.cos(), angles.sin()
+
+            def rope(t):  # (B, nh, T, hs)
+                t1, t2 = t[..., :hs // 2], t[..., hs // 2:]
+                return torch.cat((t1 * cos - t2 * sin, t2 * cos + t1 * sin), dim=-1)
+        else:
+            x = p["wte.weight"][ids] + p["wpe.weight"][past:past + T]  # (B, T, C)
         for i in range(cfg["nLayer"]):
             w = lambda n: p[f"h.{i}.{n}"]  # noqa: E731
             h = F.layer_norm(x, (C,), w("ln_1.weight"), w("ln_1.bias"), eps)
             q, k, v = torch.addmm(w("attn.c_attn.bias"), h.reshape(B * T, C), w("attn.c_attn.weight")).reshape(B, T, 3 * C).split(C, dim=2)
             q, k, v = (t.reshape(B, T, nh, hs).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+            if self.rotary:
+                q, k = rope(q), rope(k)
             if cache is not None:
                 if cache[i] is not None:
                     k = torch.cat([cache[i][0], k], dim=2)  # (B, nh, L + T, hs)

@@ -28,6 +28,20 @@ export interface ModelConfig {
   bosTokenId?: number;
   /** Id of the end-of-sequence token, if any. HF: `eos_token_id`. */
   eosTokenId?: number;
+  /**
+   * How positions enter the model. `"learned"` (GPT-2, the default): a learned embedding `wpe`
+   * [P, C] added to the tokens. `"rotary"` (RoPE, as in GPT-NeoX and Llama): no position embedding;
+   * each head's queries and keys are rotated by their position, so attention sees relative offsets.
+   * Saved in Hugging Face's GPT-NeoX layout. HF: `model_type` `gpt2` or `gpt_neox`.
+   */
+  positionEncoding?: "learned" | "rotary";
+  /** RoPE's base wavelength (θ_j = base^(−2j/hs)); rotary only. Default 10000. HF: `rotary_emb_base`. */
+  rotaryBase?: number;
+}
+
+/** The position encoding of a config, with its default. */
+export function positionEncodingOf(config: ModelConfig): "learned" | "rotary" {
+  return config.positionEncoding ?? "learned";
 }
 
 const positiveInt = z.number().int().positive();
@@ -65,6 +79,8 @@ export function validateModelConfig(config: ModelConfig, root = "ModelConfig"): 
     tieWordEmbeddings: z.boolean(),
     bosTokenId: z.number().int().nonnegative().optional(),
     eosTokenId: z.number().int().nonnegative().optional(),
+    positionEncoding: z.enum(["learned", "rotary"]).optional(),
+    rotaryBase: z.number().positive().optional(),
   });
   const parsed = parseWith(schema, config, { root, code: "invalid_model" });
   if (parsed.nEmbd % parsed.nHead !== 0) {
@@ -73,6 +89,21 @@ export function validateModelConfig(config: ModelConfig, root = "ModelConfig"): 
       value: parsed.nHead,
       expected: `a divisor of nEmbd (${parsed.nEmbd})`,
       fix: "choose nHead so that nEmbd / nHead is an integer (e.g. nEmbd 128, nHead 4).",
+    });
+  }
+  if (parsed.positionEncoding === "rotary" && (parsed.nEmbd / parsed.nHead) % 2 !== 0) {
+    throw new GrpoError("invalid_model", "Rotary positions need an even head size.", {
+      field: `${root}.nHead`,
+      value: parsed.nHead,
+      expected: `nEmbd / nHead even (now ${parsed.nEmbd} / ${parsed.nHead})`,
+      fix: "choose nHead so that each head has an even number of channels, or use positionEncoding \"learned\".",
+    });
+  }
+  if (parsed.rotaryBase !== undefined && parsed.positionEncoding !== "rotary") {
+    throw new GrpoError("invalid_model", "rotaryBase is set but the model does not use rotary positions.", {
+      field: `${root}.rotaryBase`,
+      value: parsed.rotaryBase,
+      fix: "set positionEncoding: \"rotary\", or drop rotaryBase.",
     });
   }
   for (const key of ["bosTokenId", "eosTokenId"] as const) {
@@ -88,8 +119,21 @@ export function validateModelConfig(config: ModelConfig, root = "ModelConfig"): 
   return parsed;
 }
 
-/** Reads a Hugging Face GPT-2 `config.json` object into a {@link ModelConfig}. */
+/**
+ * Reads a Hugging Face `config.json` object into a {@link ModelConfig}: GPT-2 (`model_type` `gpt2`
+ * or absent) or GPT-NeoX (`gpt_neox`, the layout of rotary models; see {@link neoxConfigFromHF}).
+ */
 export function modelConfigFromHF(json: unknown, source = "config.json"): ModelConfig {
+  const modelType = typeof json === "object" && json !== null ? (json as { model_type?: unknown }).model_type : undefined;
+  if (modelType === "gpt_neox") return neoxConfigFromHF(json, source);
+  if (modelType !== undefined && modelType !== "gpt2") {
+    throw new GrpoError("invalid_model", `${source}: model_type ${JSON.stringify(modelType)} is not supported.`, {
+      field: `${source}.model_type`,
+      value: modelType,
+      expected: '"gpt2" or "gpt_neox"',
+      fix: "use a GPT-2 or GPT-NeoX (rotary, sequential residual) checkpoint.",
+    });
+  }
   const hf = parseWith(hfConfigSchema, json, {
     root: source,
     code: "invalid_model",
@@ -110,8 +154,12 @@ export function modelConfigFromHF(json: unknown, source = "config.json"): ModelC
   return validateModelConfig(config, source);
 }
 
-/** Writes a {@link ModelConfig} as a Hugging Face GPT-2 `config.json` object. */
+/**
+ * Writes a {@link ModelConfig} as a Hugging Face `config.json` object: GPT-2's for learned
+ * positions, GPT-NeoX's for rotary ones (HF's `GPTNeoXForCausalLM` then loads the folder).
+ */
 export function modelConfigToHF(config: ModelConfig): Record<string, unknown> {
+  if (positionEncodingOf(config) === "rotary") return neoxConfigToHF(config);
   return {
     architectures: ["GPT2LMHeadModel"],
     model_type: "gpt2",
@@ -130,5 +178,103 @@ export function modelConfigToHF(config: ModelConfig): Record<string, unknown> {
     resid_pdrop: 0,
     embd_pdrop: 0,
     attn_pdrop: 0,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// GPT-NeoX: the Hugging Face layout of rotary models
+
+/** GELU names HF uses for the tanh approximation (ours); `gelu` (erf) is a different function. */
+const TANH_GELU = ["gelu_new", "gelu_pytorch_tanh"];
+
+const neoxConfigSchema = z
+  .object({
+    model_type: z.literal("gpt_neox"),
+    vocab_size: positiveInt,
+    hidden_size: positiveInt,
+    num_hidden_layers: positiveInt,
+    num_attention_heads: positiveInt,
+    intermediate_size: positiveInt.optional(),
+    max_position_embeddings: positiveInt,
+    layer_norm_eps: z.number().positive().optional(),
+    // HF's defaults differ from what this transformer computes; absent means HF's default.
+    rotary_pct: z.number().optional(),
+    rotary_emb_base: z.number().positive().optional(),
+    rope_theta: z.number().positive().optional(),
+    use_parallel_residual: z.boolean().optional(),
+    hidden_act: z.string().optional(),
+    attention_bias: z.boolean().optional(),
+    tie_word_embeddings: z.boolean().optional(),
+    bos_token_id: z.number().int().nonnegative().nullable().optional(),
+    eos_token_id: z.number().int().nonnegative().nullable().optional(),
+  })
+  .loose();
+
+/**
+ * Reads a Hugging Face GPT-NeoX `config.json`. Supported: full rotary heads (`rotary_pct` 1),
+ * sequential residuals (`use_parallel_residual` false), tanh GELU, biased attention. Anything
+ * else (HF's defaults for the first three included) is a clear error naming the field.
+ */
+export function neoxConfigFromHF(json: unknown, source = "config.json"): ModelConfig {
+  const hf = parseWith(neoxConfigSchema, json, {
+    root: source,
+    code: "invalid_model",
+    fix: "config.json must be a Hugging Face GPT-NeoX config with vocab_size, hidden_size, num_hidden_layers, num_attention_heads, max_position_embeddings.",
+  });
+  const unsupported = (field: string, value: unknown, expected: string) =>
+    new GrpoError("invalid_model", `${source}: this GPT-NeoX variant is not supported.`, {
+      field: `${source}.${field}`,
+      value,
+      expected,
+      fix: "supported GPT-NeoX models rotate whole heads, add attention then MLP in sequence, and use the tanh GELU (as saveModelFolder writes them).",
+    });
+  const rotaryPct = hf.rotary_pct ?? 0.25;
+  if (rotaryPct !== 1) throw unsupported("rotary_pct", rotaryPct, "1 (every channel of a head rotated)");
+  const parallel = hf.use_parallel_residual ?? true;
+  if (parallel) throw unsupported("use_parallel_residual", parallel, "false");
+  const act = hf.hidden_act ?? "gelu";
+  if (!TANH_GELU.includes(act)) throw unsupported("hidden_act", act, TANH_GELU.map((a) => `"${a}"`).join(" or "));
+  if (hf.attention_bias === false) throw unsupported("attention_bias", false, "true");
+  const config: ModelConfig = {
+    vocabSize: hf.vocab_size,
+    nPositions: hf.max_position_embeddings,
+    nEmbd: hf.hidden_size,
+    nLayer: hf.num_hidden_layers,
+    nHead: hf.num_attention_heads,
+    nInner: hf.intermediate_size ?? 4 * hf.hidden_size,
+    layerNormEpsilon: hf.layer_norm_eps ?? 1e-5,
+    tieWordEmbeddings: hf.tie_word_embeddings ?? false,
+    positionEncoding: "rotary",
+    rotaryBase: hf.rotary_emb_base ?? hf.rope_theta ?? 10000,
+  };
+  if (hf.bos_token_id !== undefined && hf.bos_token_id !== null) config.bosTokenId = hf.bos_token_id;
+  if (hf.eos_token_id !== undefined && hf.eos_token_id !== null) config.eosTokenId = hf.eos_token_id;
+  return validateModelConfig(config, source);
+}
+
+/** Writes a rotary {@link ModelConfig} as a Hugging Face GPT-NeoX `config.json` object. */
+export function neoxConfigToHF(config: ModelConfig): Record<string, unknown> {
+  const base = config.rotaryBase ?? 10000;
+  return {
+    architectures: ["GPTNeoXForCausalLM"],
+    model_type: "gpt_neox",
+    vocab_size: config.vocabSize,
+    hidden_size: config.nEmbd,
+    num_hidden_layers: config.nLayer,
+    num_attention_heads: config.nHead,
+    intermediate_size: config.nInner,
+    hidden_act: "gelu_new",
+    rotary_pct: 1.0,
+    rotary_emb_base: base,
+    rope_theta: base,
+    max_position_embeddings: config.nPositions,
+    layer_norm_eps: config.layerNormEpsilon,
+    use_parallel_residual: false,
+    attention_bias: true,
+    tie_word_embeddings: config.tieWordEmbeddings,
+    bos_token_id: config.bosTokenId ?? null,
+    eos_token_id: config.eosTokenId ?? null,
+    attention_dropout: 0,
+    hidden_dropout: 0,
   };
 }

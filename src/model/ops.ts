@@ -247,3 +247,76 @@ export function geluTanh<T extends tf.Tensor>(x: T): T {
   }
   return geluTanhOp(x) as T;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rotary position embedding (RoPE)
+
+const inverseFrequencyCache = new Map<string, Float64Array>();
+
+/**
+ * RoPE's inverse frequencies θ_j = base^(−2j / headSize), j < headSize / 2 (GPT-NeoX and Llama's
+ * "rotate half" layout: channel j is paired with channel j + headSize / 2).
+ */
+export function rotaryInverseFrequencies(headSize: number, base: number): Float64Array {
+  const key = `${headSize}/${base}`;
+  let inv = inverseFrequencyCache.get(key);
+  if (inv === undefined) {
+    const half = headSize / 2;
+    inv = new Float64Array(half);
+    for (let j = 0; j < half; j++) inv[j] = Math.pow(base, (-2 * j) / headSize);
+    inverseFrequencyCache.set(key, inv);
+  }
+  return inv;
+}
+
+/**
+ * The cos and sin of every (position, frequency) pair: two float32 arrays laid out (N, hs/2) for
+ * N position ids, to be viewed as (B, 1, T, hs/2) by {@link applyRotary}.
+ */
+export function rotaryTables(positions: ArrayLike<number>, headSize: number, base: number): { cos: Float32Array; sin: Float32Array } {
+  const inv = rotaryInverseFrequencies(headSize, base);
+  const half = inv.length;
+  const cos = new Float32Array(positions.length * half);
+  const sin = new Float32Array(positions.length * half);
+  for (let n = 0; n < positions.length; n++) {
+    for (let j = 0; j < half; j++) {
+      const angle = positions[n] * inv[j];
+      cos[n * half + j] = Math.cos(angle);
+      sin[n * half + j] = Math.sin(angle);
+    }
+  }
+  return { cos, sin };
+}
+
+/**
+ * Rotates queries or keys by their positions: with x = [x1, x2] split in halves along the head,
+ * `[x1·cos − x2·sin, x2·cos + x1·sin]`. x (B, nh, T, hs); cos and sin (B, 1, T, hs/2), broadcast over
+ * heads. Differentiable in x (split, products and concat all have stock gradients on every backend).
+ */
+export function applyRotary(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [x1, x2] = tf.split(x, 2, 3); // 2 × (B, nh, T, hs/2)
+    return tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x2, cos), tf.mul(x1, sin))], 3) as tf.Tensor4D;
+  });
+}
+
+/**
+ * {@link applyRotary} in place on plain memory, for one decoding step: rotates `heads` consecutive
+ * vectors of `headSize` floats starting at `offset`, all at position `position`.
+ */
+export function rotateInPlace(data: Float32Array, offset: number, heads: number, headSize: number, position: number, base: number): void {
+  const inv = rotaryInverseFrequencies(headSize, base);
+  const half = headSize / 2;
+  for (let j = 0; j < half; j++) {
+    const angle = position * inv[j];
+    const c = Math.cos(angle);
+    const s = Math.sin(angle);
+    for (let h = 0; h < heads; h++) {
+      const i = offset + h * headSize + j;
+      const x1 = data[i];
+      const x2 = data[i + half];
+      data[i] = x1 * c - x2 * s;
+      data[i + half] = x2 * c + x1 * s;
+    }
+  }
+}

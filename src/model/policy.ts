@@ -159,7 +159,7 @@ export class TfPolicy implements Policy {
     this.rng = Rng.fromSeed(options.seed ?? 0);
   }
 
-  /** Loads a Hugging Face GPT-2-format folder (config.json, model.safetensors, tokenizer files). */
+  /** Loads a Hugging Face GPT-2 or GPT-NeoX folder (config.json, model.safetensors, tokenizer files). */
   static async fromFolder(dir: string, options: TfPolicyLoadOptions = {}): Promise<TfPolicy> {
     await selectBackend();
     const folder = await loadModelFolder(dir);

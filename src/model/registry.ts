@@ -1,7 +1,7 @@
 /**
  * Resolves an agent's `modelName` to a policy:
  * - `builtin:<name>`: a model shipped in this package's `models/<name>/` folder;
- * - a path to a local Hugging Face GPT-2-format folder (config.json, model.safetensors, tokenizer files);
+ * - a path to a local Hugging Face GPT-2 or GPT-NeoX folder (config.json, model.safetensors, tokenizer files);
  * - `openai:<model>`: a model behind an OpenAI-compatible endpoint (src/remote/; agents only);
  * - anything else is a clear error listing what is accepted (and the built-in models present).
  */
@@ -51,7 +51,7 @@ export function resolveModelFolder(modelName: string): string {
   const accepted = () => {
     const builtins = listBuiltinModels();
     return `\`builtin:<name>\` (available: ${builtins.length ? builtins.map((b) => `builtin:${b}`).join(", ") : "none built yet"}) ` +
-      "or a path to a local Hugging Face GPT-2 folder with config.json, model.safetensors and tokenizer.json";
+      "or a path to a local Hugging Face GPT-2 or GPT-NeoX folder with config.json, model.safetensors and tokenizer.json";
   };
   if (typeof modelName !== "string" || modelName.trim() === "") {
     throw new GrpoError("model_not_found", "No model name given.", { field: "modelName", value: modelName, expected: accepted() });

@@ -9,7 +9,9 @@
  *
  * Architecture (GPT-2): token + position embeddings; nLayer blocks of pre-LayerNorm causal
  * self-attention (fused `c_attn` [C, 3C], Conv1D layout `x @ W + b`) and a GELU-tanh MLP; a final
- * LayerNorm; an output head tied to `wte` (or an untied `lm_head` [V, C]).
+ * LayerNorm; an output head tied to `wte` (or an untied `lm_head` [V, C]). With
+ * `positionEncoding: "rotary"` there is no `wpe`: each head's queries and keys are rotated by their
+ * position (RoPE, GPT-NeoX's rotate-half layout), and everything else is the same.
  *
  * Padding, two kinds, both through `attentionMask` (1 = real token, 0 = padding):
  *   - Left padding, for batched generation of prompts of different lengths: pads come first, and
@@ -23,13 +25,16 @@ import { z } from "zod";
 import { GrpoError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { parseWith } from "../core/validation.js";
-import { validateModelConfig, type ModelConfig } from "./config.js";
+import { positionEncodingOf, validateModelConfig, type ModelConfig } from "./config.js";
 import { floatView, fusedAddLayerNorm, fusedGelu, fusedLayerNorm, hasDecodeKernels } from "./decode-kernels.js";
 import { KVStore, MASKED_SCORE } from "./kv-store.js";
-import { batchMatMul, embeddingLookup, geluTanh, linear, targetLogSoftmax } from "./ops.js";
+import { applyRotary, batchMatMul, embeddingLookup, geluTanh, linear, rotaryTables, rotateInPlace, targetLogSoftmax } from "./ops.js";
 
 // ---------------------------------------------------------------------------------------------
 // Parameter names and shapes
+
+/** RoPE's base wavelength when the config does not set `rotaryBase`. */
+export const DEFAULT_ROTARY_BASE = 10000;
 
 const BLOCK_PARAMS = [
   "ln_1.weight",
@@ -67,8 +72,8 @@ function blockShapes(config: ModelConfig): Record<(typeof BLOCK_PARAMS)[number],
 function shapesOf(config: ModelConfig): Record<string, number[]> {
   const shapes: Record<string, number[]> = {
     "wte.weight": [config.vocabSize, config.nEmbd],
-    "wpe.weight": [config.nPositions, config.nEmbd],
   };
+  if (positionEncodingOf(config) === "learned") shapes["wpe.weight"] = [config.nPositions, config.nEmbd];
   const block = blockShapes(config);
   for (let i = 0; i < config.nLayer; i++) {
     for (const name of BLOCK_PARAMS) shapes[`h.${i}.${name}`] = block[name];
@@ -409,6 +414,7 @@ function causalSelfAttention(
   layer: number,
   plan: InputPlan,
   bias: tf.Tensor4D | null,
+  rotary: Rotary | null,
   store: KVStore | undefined,
   splitWeights?: Array<[tf.Tensor2D, tf.Tensor1D]>,
 ): tf.Tensor2D {
@@ -427,15 +433,21 @@ function causalSelfAttention(
     const qkv = linear(x, p("attn.c_attn.weight") as tf.Tensor2D, p("attn.c_attn.bias") as tf.Tensor1D); // (N, 3C)
     [q, k, v] = tf.split(tf.reshape(qkv, [B, T, 3 * C]), 3, 2); // 3 × (B, T, C)
   }
-  const query = tf.transpose(tf.reshape(q, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
+  let query = tf.transpose(tf.reshape(q, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
+  if (rotary !== null) query = applyRotary(query, rotary.cos, rotary.sin);
   let value = tf.transpose(tf.reshape(v, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
   let rawScores: tf.Tensor4D; // (B, nh, T, Tk)
   if (store === undefined) {
-    const keyT = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 3, 1]) as tf.Tensor4D; // (B, nh, hs, T)
+    let keyT = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 3, 1]) as tf.Tensor4D; // (B, nh, hs, T)
+    if (rotary !== null) {
+      const key = applyRotary(tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D, rotary.cos, rotary.sin); // (B, nh, T, hs)
+      keyT = tf.transpose(key, [0, 1, 3, 2]) as tf.Tensor4D;
+    }
     rawScores = batchMatMul(query, keyT);
   } else {
     // The cached positions come from the store as constants; the new ones are written to it.
-    const key = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
+    let key = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
+    if (rotary !== null) key = applyRotary(key, rotary.cos, rotary.sin); // cached keys are stored rotated
     let allKeys = key; // (B, nh, Tk, hs)
     const L = plan.cached;
     if (L > 0) {
@@ -459,6 +471,12 @@ function causalSelfAttention(
   return linear(merged, p("attn.c_proj.weight") as tf.Tensor2D, p("attn.c_proj.bias") as tf.Tensor1D); // (N, C)
 }
 
+/** RoPE's cos and sin at this call's positions, (B, 1, T, hs/2) each; see {@link applyRotary}. */
+interface Rotary {
+  cos: tf.Tensor4D;
+  sin: tf.Tensor4D;
+}
+
 function mlp(x: tf.Tensor2D, p: (name: string) => tf.Tensor, gelu: (h: tf.Tensor2D) => tf.Tensor2D = geluTanh): tf.Tensor2D {
   const hidden = gelu(linear(x, p("mlp.c_fc.weight") as tf.Tensor2D, p("mlp.c_fc.bias") as tf.Tensor1D)); // (N, nInner)
   return linear(hidden, p("mlp.c_proj.weight") as tf.Tensor2D, p("mlp.c_proj.bias") as tf.Tensor1D); // (N, C)
@@ -471,7 +489,7 @@ function mlp(x: tf.Tensor2D, p: (name: string) => tf.Tensor, gelu: (h: tf.Tensor
 const shapesByConfig = new WeakMap<ModelConfig, { sizes: string; entries: [string, number[]][] }>();
 
 function requireParams(config: ModelConfig, params: Record<string, tf.Tensor>): void {
-  const sizes = `${config.vocabSize},${config.nPositions},${config.nEmbd},${config.nLayer},${config.nInner},${config.tieWordEmbeddings}`;
+  const sizes = `${config.vocabSize},${config.nPositions},${config.nEmbd},${config.nLayer},${config.nInner},${config.tieWordEmbeddings},${positionEncodingOf(config)}`;
   let known = shapesByConfig.get(config);
   if (known === undefined || known.sizes !== sizes) {
     known = { sizes, entries: Object.entries(shapesOf(config)) };
@@ -551,11 +569,20 @@ function composedForward(
   const norm = fused ? (h: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, e: number) => fusedLayerNorm(h, w, b, e) : layerNorm;
   const gelu = fused ? (h: tf.Tensor2D) => fusedGelu(h) : geluTanh;
   return tf.tidy(() => {
-    const positions = tf.tensor2d(plan.positions, [B, T], "int32");
     const bias = biasValues === null ? null : tf.tensor4d(biasValues.values, biasValues.shape);
     const tokens = embeddingLookup(params["wte.weight"] as tf.Tensor2D, inputIds); // (B, T, C)
-    const where = embeddingLookup(params["wpe.weight"] as tf.Tensor2D, positions); // (B, T, C)
-    let x = tf.reshape(tf.add(tokens, where), [B * T, C]) as tf.Tensor2D; // (N, C)
+    let rotary: Rotary | null = null;
+    let x: tf.Tensor2D;
+    if (positionEncodingOf(config) === "rotary") {
+      const hs = C / config.nHead;
+      const tables = rotaryTables(plan.positions, hs, config.rotaryBase ?? DEFAULT_ROTARY_BASE);
+      rotary = { cos: tf.tensor4d(tables.cos, [B, 1, T, hs / 2]), sin: tf.tensor4d(tables.sin, [B, 1, T, hs / 2]) };
+      x = tf.reshape(tokens, [B * T, C]) as tf.Tensor2D; // (N, C)
+    } else {
+      const positions = tf.tensor2d(plan.positions, [B, T], "int32");
+      const where = embeddingLookup(params["wpe.weight"] as tf.Tensor2D, positions); // (B, T, C)
+      x = tf.reshape(tf.add(tokens, where), [B * T, C]) as tf.Tensor2D; // (N, C)
+    }
     for (let i = 0; i < config.nLayer; i++) {
       const p = (name: string): tf.Tensor => params[`h.${i}.${name}`];
       // With the fused kernels (prefill): q, k and v from column blocks of c_attn, sliced once per cache.
@@ -565,7 +592,7 @@ function composedForward(
           cache.prepare(`qkv${part}:${i}:b`, () => tf.slice(p("attn.c_attn.bias"), [part * C], [C]) as tf.Tensor1D),
         ] as [tf.Tensor2D, tf.Tensor1D])
         : undefined;
-      x = tf.add(x, causalSelfAttention(norm(x, p("ln_1.weight"), p("ln_1.bias"), eps), p, config, i, plan, bias, store, split));
+      x = tf.add(x, causalSelfAttention(norm(x, p("ln_1.weight"), p("ln_1.bias"), eps), p, config, i, plan, bias, rotary, store, split));
       x = tf.add(x, mlp(norm(x, p("ln_2.weight"), p("ln_2.bias"), eps), p, gelu));
     }
     let rows = T;
@@ -609,18 +636,35 @@ function decodeStep(
   const eps = config.layerNormEpsilon;
   // Weights as (1, Cin, Cout) views, made once per cache.
   const weight3d = (name: string) => cache.prepare(`3d:${name}`, () => tf.expandDims(params[name], 0) as tf.Tensor3D);
+  const rotary = positionEncodingOf(config) === "rotary";
+  const nh = config.nHead;
+  const hs = C / nh;
+  const base = config.rotaryBase ?? DEFAULT_ROTARY_BASE;
   return tf.tidy(() => {
-    const positions = tf.tensor2d(plan.positions, [B, 1], "int32");
     const tokens = embeddingLookup(params["wte.weight"] as tf.Tensor2D, inputIds); // (B, 1, C)
-    const where = embeddingLookup(params["wpe.weight"] as tf.Tensor2D, positions); // (B, 1, C)
-    let x = tf.reshape(tf.add(tokens, where), [1, B, C]) as tf.Tensor3D; // (B, 1, C) -> (1, B, C)
+    let x: tf.Tensor3D;
+    if (rotary) {
+      x = tf.reshape(tokens, [1, B, C]) as tf.Tensor3D; // (1, B, C)
+    } else {
+      const positions = tf.tensor2d(plan.positions, [B, 1], "int32");
+      const where = embeddingLookup(params["wpe.weight"] as tf.Tensor2D, positions); // (B, 1, C)
+      x = tf.reshape(tf.add(tokens, where), [1, B, C]) as tf.Tensor3D; // (B, 1, C) -> (1, B, C)
+    }
     const merged = new Float32Array(B * C);
     let normed = fusedLayerNorm(x, params["h.0.ln_1.weight"], params["h.0.ln_1.bias"], eps); // (1, B, C)
     for (let i = 0; i < config.nLayer; i++) {
       const p = (name: string): tf.Tensor => params[`h.${i}.${name}`];
       const w = (name: string) => weight3d(`h.${i}.${name}`);
       const qkv = fusedLinear(normed, w("attn.c_attn.weight"), p("attn.c_attn.bias") as tf.Tensor1D); // (1, B, 3C)
-      store.attend(i, floatView(qkv) ?? (qkv.dataSync() as Float32Array), plan.rows, plan.cached, merged); // heads side by side, (B, C)
+      let qkvValues = floatView(qkv) ?? (qkv.dataSync() as Float32Array); // (B, 3C): q, k, v side by side
+      if (rotary) {
+        qkvValues = qkvValues.slice(); // a copy: the tensor's memory stays as computed
+        for (let b = 0; b < B; b++) {
+          rotateInPlace(qkvValues, b * 3 * C, nh, hs, plan.positions[b], base); // the query's heads
+          rotateInPlace(qkvValues, b * 3 * C + C, nh, hs, plan.positions[b], base); // the key's heads
+        }
+      }
+      store.attend(i, qkvValues, plan.rows, plan.cached, merged); // heads side by side, (B, C)
       const attention = tf.tensor3d(merged, [1, B, C]);
       // Each residual add comes with the LayerNorm that reads the sum (the next block's, or ln_f).
       [x, normed] = fusedAddLayerNorm(x, fusedLinear(attention, w("attn.c_proj.weight"), p("attn.c_proj.bias") as tf.Tensor1D), p("ln_2.weight"), p("ln_2.bias"), eps);

@@ -1,5 +1,5 @@
 /**
- * Hugging Face GPT-2 checkpoints <-> our parameters, and model folders on disk.
+ * Hugging Face GPT-2 and GPT-NeoX checkpoints <-> our parameters, and model folders on disk.
  *
  * Our parameter names are GPT-2's own, without the `transformer.` prefix (legend: V vocabulary,
  * P positions, C embedding width, nInner MLP width):
@@ -16,13 +16,17 @@
  * layers, [out, in], would need transposing; GPT-2 has none besides the tied head, which is [V, C]
  * like `wte` because logits are `x @ wteᵀ`.)
  *
+ * Rotary models (`positionEncoding: "rotary"`) are stored in Hugging Face's GPT-NeoX layout instead
+ * (`gpt_neox.layers.{i}.attention.query_key_value.weight` and so on, `nn.Linear` [out, in] weights,
+ * q/k/v interleaved per head); {@link canonicalizeNeoXTensors} and {@link toHFTensors} convert.
+ *
  * A model folder is the Hugging Face layout: `config.json`, `model.safetensors` (or shards listed by
  * `model.safetensors.index.json`), optionally `generation_config.json`, tokenizer files and others.
  */
 import { mkdir, readFile, stat } from "node:fs/promises";
 import * as path from "node:path";
 import { GrpoError } from "../core/errors.js";
-import { modelConfigFromHF, modelConfigToHF, validateModelConfig, type ModelConfig } from "./config.js";
+import { modelConfigFromHF, modelConfigToHF, positionEncodingOf, validateModelConfig, type ModelConfig } from "./config.js";
 import {
   readSafetensorsFile,
   writeFileAtomic,
@@ -96,7 +100,8 @@ const MASK_BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/;
 /** The name and shape of every parameter the transformer for `config` has, in model order. */
 export function expectedParameterShapes(config: ModelConfig): Record<string, number[]> {
   const { vocabSize: V, nPositions: P, nEmbd: C, nInner, nLayer } = config;
-  const shapes: Record<string, number[]> = { "wte.weight": [V, C], "wpe.weight": [P, C] };
+  const shapes: Record<string, number[]> = { "wte.weight": [V, C] };
+  if (positionEncodingOf(config) === "learned") shapes["wpe.weight"] = [P, C];
   for (let i = 0; i < nLayer; i++) {
     const h = `h.${i}`;
     shapes[`${h}.ln_1.weight`] = [C];
@@ -247,7 +252,8 @@ export function checkParameters(params: ParameterMap, config: ModelConfig, sourc
 }
 
 /**
- * Our parameters as a Hugging Face GPT-2 state dict, ready for {@link writeSafetensorsFile}.
+ * Our parameters as a Hugging Face GPT-2 state dict, ready for {@link writeSafetensorsFile}
+ * (a rotary model's as a GPT-NeoX state dict: see the module comment; `prefix` does not apply).
  *
  * What is written, and why HF's `GPT2LMHeadModel.from_pretrained` loads it: every transformer
  * parameter under `prefix` + its name (default `transformer.`, the model's own state-dict keys), with
@@ -265,6 +271,7 @@ export function toHFTensors(
   const prefix = options.prefix ?? HF_PREFIX;
   const dtype = options.dtype ?? "F32";
   checkParameters(params, config);
+  if (positionEncodingOf(config) === "rotary") return toNeoXTensors(params, config, dtype, options.includeTiedHead ?? false);
   const out: Record<string, SafetensorsInput> = {};
   for (const [name, { shape, data }] of Object.entries(params)) {
     out[name === LM_HEAD ? LM_HEAD : prefix + name] = { dtype, shape: [...shape], data };
@@ -362,12 +369,13 @@ async function readShardedWeights(dir: string, indexPath: string): Promise<Recor
 }
 
 /**
- * Loads a Hugging Face GPT-2 model folder: `config.json`, the weights (`model.safetensors`, or the
- * shards listed in `model.safetensors.index.json`) mapped to canonical names by
- * {@link canonicalizeGPT2Tensors}, and `generation_config.json` when present.
+ * Loads a Hugging Face GPT-2 or GPT-NeoX (rotary) model folder: `config.json`, the weights
+ * (`model.safetensors`, or the shards listed in `model.safetensors.index.json`) mapped to canonical
+ * names by {@link canonicalizeGPT2Tensors} or {@link canonicalizeNeoXTensors}, and
+ * `generation_config.json` when present.
  *
  * Errors: `model_not_found` when the folder is missing; `invalid_model` for a missing or invalid
- * config.json or a non-GPT-2 `model_type`; `invalid_weights` for missing weights (PyTorch
+ * config.json or a `model_type` other than `gpt2` and `gpt_neox`; `invalid_weights` for missing weights (PyTorch
  * `pytorch_model.bin` files are not supported: re-save with safetensors), shard paths that escape
  * the folder, and any problem with the tensors themselves.
  */
@@ -388,15 +396,6 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
     throw new GrpoError("invalid_model", `The model folder ${dir} has no config.json.`, {
       field: "config.json",
       fix: "add the model's Hugging Face config.json (written by `save_pretrained` or `saveModelFolder`).",
-    });
-  }
-  const modelType = isRecord(configJson) ? configJson.model_type : undefined;
-  if (modelType !== undefined && modelType !== "gpt2") {
-    throw new GrpoError("invalid_model", `${configPath}: only GPT-2 models are supported.`, {
-      field: `${configPath}.model_type`,
-      value: modelType,
-      expected: '"gpt2"',
-      fix: "use a GPT-2-architecture checkpoint.",
     });
   }
   const config = modelConfigFromHF(configJson, configPath);
@@ -421,7 +420,7 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
       fix: "in Python, load the model and re-save it with `model.save_pretrained(dir, safe_serialization=True)`.",
     });
   }
-  const tensors = canonicalizeGPT2Tensors(raw, config, source);
+  const tensors = positionEncodingOf(config) === "rotary" ? canonicalizeNeoXTensors(raw, config, source) : canonicalizeGPT2Tensors(raw, config, source);
 
   const generationPath = path.join(dir, "generation_config.json");
   const generationJson = await readJson(generationPath, "invalid_model");
@@ -442,8 +441,8 @@ const RESERVED_FILES = new Set(["config.json", "model.safetensors", "model.safet
 const toJsonText = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 
 /**
- * Saves a model as a Hugging Face GPT-2 folder that both {@link loadModelFolder} and HF
- * `GPT2LMHeadModel.from_pretrained` read: `config.json` (from {@link modelConfigToHF}),
+ * Saves a model as a Hugging Face folder that both {@link loadModelFolder} and HF
+ * `GPT2LMHeadModel.from_pretrained` (rotary models: `GPTNeoXForCausalLM`) read: `config.json` (from {@link modelConfigToHF}),
  * `model.safetensors` (from {@link toHFTensors}, with the `{ format: "pt" }` metadata HF requires),
  * `generation_config.json`, and any extra files. Each file is written atomically; `config.json`
  * is written last. The folder is created if needed; existing files of the same names are replaced.
@@ -479,4 +478,174 @@ export async function saveModelFolder(
   };
   await writeFileAtomic(path.join(dir, "generation_config.json"), toJsonText(generationConfig));
   await writeFileAtomic(path.join(dir, "config.json"), toJsonText(modelConfigToHF(config)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// GPT-NeoX (rotary models)
+
+const NEOX_BUFFER = /^gpt_neox\.layers\.\d+\.attention\.(bias|masked_bias|rotary_emb\.inv_freq)$/;
+
+/** How a canonical parameter is laid out in a GPT-NeoX file. */
+type NeoXLayout = "same" | "transpose" | "qkvWeight" | "qkvBias";
+
+/** The GPT-NeoX file name and layout of a canonical parameter name. */
+function neoxNameOf(name: string): { file: string; layout: NeoXLayout } {
+  const block = /^h\.(\d+)\.(.+)$/.exec(name);
+  if (block === null) {
+    const top: Record<string, string> = {
+      "wte.weight": "gpt_neox.embed_in.weight",
+      "ln_f.weight": "gpt_neox.final_layer_norm.weight",
+      "ln_f.bias": "gpt_neox.final_layer_norm.bias",
+      [LM_HEAD]: "embed_out.weight",
+    };
+    return { file: top[name], layout: "same" };
+  }
+  const [, layer, rest] = block;
+  const map: Record<string, [string, NeoXLayout]> = {
+    "ln_1.weight": ["input_layernorm.weight", "same"],
+    "ln_1.bias": ["input_layernorm.bias", "same"],
+    "attn.c_attn.weight": ["attention.query_key_value.weight", "qkvWeight"],
+    "attn.c_attn.bias": ["attention.query_key_value.bias", "qkvBias"],
+    "attn.c_proj.weight": ["attention.dense.weight", "transpose"],
+    "attn.c_proj.bias": ["attention.dense.bias", "same"],
+    "ln_2.weight": ["post_attention_layernorm.weight", "same"],
+    "ln_2.bias": ["post_attention_layernorm.bias", "same"],
+    "mlp.c_fc.weight": ["mlp.dense_h_to_4h.weight", "transpose"],
+    "mlp.c_fc.bias": ["mlp.dense_h_to_4h.bias", "same"],
+    "mlp.c_proj.weight": ["mlp.dense_4h_to_h.weight", "transpose"],
+    "mlp.c_proj.bias": ["mlp.dense_4h_to_h.bias", "same"],
+  };
+  const [file, layout] = map[rest];
+  return { file: `gpt_neox.layers.${layer}.${file}`, layout };
+}
+
+/** The stored shape of a parameter of canonical shape `shape` in `layout`. */
+function neoxShape(shape: readonly number[], layout: NeoXLayout): number[] {
+  return layout === "transpose" || layout === "qkvWeight" ? [shape[1], shape[0]] : [...shape];
+}
+
+/**
+ * Index maps between the fused q|k|v columns, ours (part · C + head · hs + d) and GPT-NeoX's
+ * (head · 3hs + part · hs + d): `neoxOf[ours] = neox`.
+ */
+function qkvColumnMap(config: ModelConfig): Int32Array {
+  const C = config.nEmbd;
+  const hs = C / config.nHead;
+  const neoxOf = new Int32Array(3 * C);
+  for (let part = 0; part < 3; part++) {
+    for (let head = 0; head < config.nHead; head++) {
+      for (let d = 0; d < hs; d++) neoxOf[part * C + head * hs + d] = head * 3 * hs + part * hs + d;
+    }
+  }
+  return neoxOf;
+}
+
+/** `data` (rows × cols, row-major) transposed. */
+function transposed(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
+}
+
+/** A canonical parameter (canonical shape) in its GPT-NeoX layout. */
+function toNeoXData(data: Float32Array, shape: readonly number[], layout: NeoXLayout, config: ModelConfig): Float32Array {
+  if (layout === "same") return data;
+  if (layout === "transpose") return transposed(data, shape[0], shape[1]);
+  const neoxOf = qkvColumnMap(config);
+  if (layout === "qkvBias") {
+    const out = new Float32Array(data.length);
+    neoxOf.forEach((n, j) => { out[n] = data[j]; });
+    return out;
+  }
+  // ours [C, 3C] (in, out) -> NeoX [3C, C] (out, in), rows permuted
+  const [cin, cout] = shape;
+  const out = new Float32Array(data.length);
+  for (let c = 0; c < cin; c++) for (let j = 0; j < cout; j++) out[neoxOf[j] * cin + c] = data[c * cout + j];
+  return out;
+}
+
+/** The inverse of {@link toNeoXData}: a GPT-NeoX tensor in our layout (`shape` is ours). */
+function fromNeoXData(data: Float32Array, shape: readonly number[], layout: NeoXLayout, config: ModelConfig): Float32Array {
+  if (layout === "same") return data;
+  if (layout === "transpose") return transposed(data, shape[1], shape[0]);
+  const neoxOf = qkvColumnMap(config);
+  if (layout === "qkvBias") return Float32Array.from(neoxOf, (n) => data[n]);
+  const [cin, cout] = shape;
+  const out = new Float32Array(data.length);
+  for (let c = 0; c < cin; c++) for (let j = 0; j < cout; j++) out[c * cout + j] = data[neoxOf[j] * cin + c];
+  return out;
+}
+
+/**
+ * Maps the tensors of a Hugging Face GPT-NeoX checkpoint (`GPTNeoXForCausalLM`) to our canonical
+ * parameters, checking names and shapes against `config` (a rotary config). Linear weights are
+ * transposed to [in, out] and the per-head q|k|v rows regrouped into our q|k|v columns; the
+ * attention buffers older checkpoints carry (`attention.bias`, `masked_bias`, `rotary_emb.inv_freq`)
+ * are dropped; with a tied head, an `embed_out.weight` in the file must equal `embed_in.weight`.
+ * Errors are {@link GrpoError} `invalid_weights` naming the tensor as the file names it.
+ */
+export function canonicalizeNeoXTensors(tensors: Record<string, LoadedTensor>, config: ModelConfig, source = "weights"): ParameterMap {
+  const expected = expectedParameterShapes(config);
+  const canonicalOf = new Map<string, string>();
+  for (const name of [...Object.keys(expected), LM_HEAD]) canonicalOf.set(neoxNameOf(name).file, name);
+  const out: ParameterMap = {};
+  let tiedHead: { fileName: string; tensor: LoadedTensor } | undefined;
+  for (const [fileName, tensor] of Object.entries(tensors)) {
+    if (NEOX_BUFFER.test(fileName)) continue;
+    const name = canonicalOf.get(fileName);
+    if (name === LM_HEAD && config.tieWordEmbeddings) {
+      tiedHead = { fileName, tensor };
+      continue;
+    }
+    if (name === undefined || !Object.hasOwn(expected, name)) {
+      const layer = /^gpt_neox\.layers\.(\d+)\./.exec(fileName);
+      const hint = layer && Number(layer[1]) >= config.nLayer
+        ? ` The config has num_hidden_layers ${config.nLayer}, so layers 0 to ${config.nLayer - 1} only.`
+        : name === LM_HEAD ? "" : " It is not a GPT-NeoX parameter this transformer has.";
+      throw weightsError(source, `unexpected tensor "${fileName}".${hint}`, {
+        field: `tensor "${fileName}"`,
+        fix: "load only GPT-NeoX (GPTNeoXForCausalLM) checkpoints whose config.json matches the weights.",
+      });
+    }
+    const { layout } = neoxNameOf(name);
+    const checked = checkTensor(fileName, tensor, neoxShape(expected[name], layout), source);
+    out[name] = { shape: [...expected[name]], data: fromNeoXData(checked.data, expected[name], layout, config) };
+  }
+  const missing = Object.keys(expected).filter((name) => !Object.hasOwn(out, name));
+  if (missing.length > 0) {
+    const files = missing.map((name) => neoxNameOf(name).file);
+    const more = files.length > 1 ? ` (and ${files.length - 1} more: ${files.slice(1, 4).join(", ")}${files.length > 4 ? ", ..." : ""})` : "";
+    throw weightsError(source, `tensor "${files[0]}" is missing${more}.`, {
+      field: `tensor "${files[0]}"`,
+      expected: `shape ${formatShape(neoxShape(expected[missing[0]], neoxNameOf(missing[0]).layout))}`,
+      fix: "make config.json describe the same architecture as the weights (vocab_size, hidden_size, num_hidden_layers, intermediate_size, tie_word_embeddings).",
+    });
+  }
+  if (tiedHead) {
+    const wte = out["wte.weight"];
+    const head = checkTensor(tiedHead.fileName, tiedHead.tensor, wte.shape, source);
+    const differsAt = head.data.findIndex((v, i) => v !== wte.data[i] && !(Number.isNaN(v) && Number.isNaN(wte.data[i])));
+    if (differsAt >= 0) {
+      throw weightsError(source, `tensor "${tiedHead.fileName}" differs from "gpt_neox.embed_in.weight" (first at element ${differsAt}), but the config ties them.`, {
+        field: `tensor "${tiedHead.fileName}"`,
+        expected: "an output head equal to embed_in.weight when tie_word_embeddings is true",
+        fix: "set `tie_word_embeddings: false` in config.json to keep a separate output head.",
+      });
+    }
+  }
+  return out;
+}
+
+/** Our parameters of a rotary model as a GPT-NeoX state dict (see {@link toHFTensors}). */
+function toNeoXTensors(params: ParameterMap, config: ModelConfig, dtype: SafetensorsWriteDtype, includeTiedHead: boolean): Record<string, SafetensorsInput> {
+  const out: Record<string, SafetensorsInput> = {};
+  for (const [name, { shape, data }] of Object.entries(params)) {
+    const { file, layout } = neoxNameOf(name);
+    out[file] = { dtype, shape: neoxShape(shape, layout), data: toNeoXData(data, shape, layout, config) };
+  }
+  if (config.tieWordEmbeddings && includeTiedHead) {
+    const wte = params["wte.weight"];
+    out["embed_out.weight"] = { dtype, shape: [...wte.shape], data: wte.data };
+  }
+  return out;
 }

@@ -9,7 +9,7 @@
  *
  * Layout:
  * ```
- * <dir>/model/                 HF GPT-2 folder: config.json, model.safetensors, tokenizer files
+ * <dir>/model/                 HF model folder: config.json, model.safetensors, tokenizer files
  * <dir>/optimizer.safetensors  AdamW moments (`m/<param>`, `v/<param>`)
  * <dir>/reference.safetensors  reference-model weights (only when beta > 0)
  * <dir>/trainer_state.json     step, episodes, config, RNG states, sampler position, history, …

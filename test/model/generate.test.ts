@@ -22,8 +22,8 @@ const CONFIG: ModelConfig = {
 let model: Transformer;
 
 /** Larger-than-init weights so the next-token distributions are far from uniform. */
-function peakedModel(): Transformer {
-  const m = Transformer.init(CONFIG, { seed: 41 });
+function peakedModel(config: ModelConfig = CONFIG): Transformer {
+  const m = Transformer.init(config, { seed: 41 });
   const scaled = tf.tidy(() => {
     const out: Record<string, tf.Tensor> = {};
     let k = 0;
@@ -144,6 +144,27 @@ describe("generate with a KV cache", () => {
     const lse = Math.log(logits.reduce((s, v) => s + Math.exp(v), 0));
     expect(row.tokenIds).toEqual([best]);
     expect(row.logprobs[0]).toBeCloseTo(logits[best] - lse, 5);
+  });
+});
+
+describe("generate with a KV cache, rotary positions", () => {
+  it("gives exactly the no-cache tokens and log-probs, with repeated prompts and finished rows leaving", async () => {
+    const learned = model;
+    model = peakedModel({ ...CONFIG, positionEncoding: "rotary" });
+    try {
+      const prompts = [PROMPTS[0], PROMPTS[1], PROMPTS[0], PROMPTS[2]];
+      const sampling = { temperature: 1.1, topK: 0, topP: 1 };
+      const got = await generate(model, prompts, { ...sampling, maxNewTokens: 12, eosTokenIds: [63, 5], rng: Rng.fromSeed(29) });
+      const want = referenceGenerate(prompts, 12, sampling, Rng.fromSeed(29), [63, 5]);
+      expect(want.some((row) => row.done)).toBe(true); // some rows stop early and leave the batch
+      got.forEach((row, b) => {
+        expect(row.tokenIds).toEqual(want[b].tokenIds);
+        row.logprobs.forEach((lp, i) => expect(Math.abs(lp - want[b].logprobs[i])).toBeLessThan(1e-5));
+      });
+    } finally {
+      model.dispose();
+      model = learned;
+    }
   });
 });
 

@@ -153,7 +153,7 @@ describe("model registry", () => {
     expect(resolveModelFolder(dir)).toBe(dir);
     expect(() => resolveModelFolder("builtin:no-such-model")).toThrow(/no built-in model "no-such-model".*builtin:<name>/s);
     expect(() => resolveModelFolder("builtin:../etc")).toThrow(/Not a valid built-in model name/);
-    expect(() => resolveModelFolder("/nonexistent/model")).toThrow(/Cannot resolve the model.*local Hugging Face GPT-2 folder/s);
+    expect(() => resolveModelFolder("/nonexistent/model")).toThrow(/Cannot resolve the model.*local Hugging Face GPT-2 or GPT-NeoX folder/s);
     expect(() => resolveModelFolder("openai/gpt-oss-120b")).toThrow(/Cannot resolve the model "openai\/gpt-oss-120b"/);
     expect(() => resolveModelFolder("")).toThrow(/No model name/);
     await expect(loadPolicy("/nonexistent")).rejects.toThrow(/Cannot resolve/);

@@ -74,8 +74,8 @@ beforeAll(async () => {
 });
 
 describe("Transformer vs the PyTorch reference", () => {
-  for (const name of ["tied", "untied"]) {
-    it(`matches logits, log-probs and gradients (${name} head)`, () => {
+  for (const name of ["tied", "untied", "rotary"]) {
+    it(`matches logits, log-probs and gradients (${name === "rotary" ? "rotary positions" : `${name} head`})`, () => {
       const ref = reference[name];
       const model = loadReference(ref);
       const ids = ids2d(ref.inputIds);
@@ -129,106 +129,117 @@ describe("cpu spot-check", () => {
   });
 });
 
-describe("padding", () => {
-  it("left padding leaves the real tokens' logits unchanged (generation layout)", () => {
-    const model = Transformer.init(TINY, { seed: 3 });
-    const rows = [
-      [5, 9, 14, 2, 33, 7, 21, 40],
-      [11, 3, 60],
-    ];
-    const width = 8;
-    const padded = rows.map((r) => [...Array(width - r.length).fill(0), ...r]);
-    const mask = rows.map((r) => [...Array(width - r.length).fill(0), ...r.map(() => 1)]);
-    const ids = ids2d(padded);
-    const maskT = ids2d(mask);
-    const batched = model.forward(ids, { attentionMask: maskT }).arraySync();
-    rows.forEach((r, b) => {
-      const alone = model.forward(ids2d([r]));
-      const real = batched[b].slice(width - r.length).flat();
-      expect(maxAbsDiff(real, (alone.arraySync()[0] as number[][]).flat())).toBeLessThan(1e-5);
-      alone.dispose();
+for (const encoding of ["learned", "rotary"] as const) {
+  const CONFIG: ModelConfig = { ...TINY, positionEncoding: encoding };
+
+  describe(`padding (${encoding} positions)`, () => {
+    it("left padding leaves the real tokens' logits unchanged (generation layout)", () => {
+      const model = Transformer.init(CONFIG, { seed: 3 });
+      const rows = [
+        [5, 9, 14, 2, 33, 7, 21, 40],
+        [11, 3, 60],
+      ];
+      const width = 8;
+      const padded = rows.map((r) => [...Array(width - r.length).fill(0), ...r]);
+      const mask = rows.map((r) => [...Array(width - r.length).fill(0), ...r.map(() => 1)]);
+      const ids = ids2d(padded);
+      const maskT = ids2d(mask);
+      const batched = model.forward(ids, { attentionMask: maskT }).arraySync();
+      rows.forEach((r, b) => {
+        const alone = model.forward(ids2d([r]));
+        const real = batched[b].slice(width - r.length).flat();
+        expect(maxAbsDiff(real, (alone.arraySync()[0] as number[][]).flat())).toBeLessThan(1e-5);
+        alone.dispose();
+      });
+      tf.dispose([ids, maskT]);
+      model.dispose();
     });
-    tf.dispose([ids, maskT]);
-    model.dispose();
+
+    it("right padding gives the unpadded log-probs and 0 at pads (training layout)", () => {
+      const model = Transformer.init(CONFIG, { seed: 4 });
+      const rows = [
+        [1, 2, 3, 4, 5, 6],
+        [7, 8, 9],
+      ];
+      const targets = [
+        [2, 3, 4, 5, 6, 7],
+        [8, 9, 10],
+      ];
+      const width = 6;
+      const pad = (r: number[]) => [...r, ...Array(width - r.length).fill(0)];
+      const ids = ids2d(rows.map(pad));
+      const tgt = ids2d(targets.map(pad));
+      const mask = ids2d(rows.map((r) => pad(r.map(() => 1))));
+      const batched = model.tokenLogprobs(ids, tgt, { attentionMask: mask, temperature: 0.8 }).arraySync();
+      rows.forEach((r, b) => {
+        const aloneT = model.tokenLogprobs(ids2d([r]), ids2d([targets[b]]), { temperature: 0.8 });
+        const alone = aloneT.arraySync()[0];
+        expect(maxAbsDiff(batched[b].slice(0, r.length), alone)).toBeLessThan(1e-5);
+        expect(batched[b].slice(r.length).every((v) => v === 0)).toBe(true);
+        aloneT.dispose();
+      });
+      tf.dispose([ids, tgt, mask]);
+      model.dispose();
+    });
+
+    it("explicit position ids equal the default ones", () => {
+      const model = Transformer.init(CONFIG, { seed: 5 });
+      const ids = ids2d([[0, 0, 4, 5, 6]]);
+      const mask = ids2d([[0, 0, 1, 1, 1]]);
+      const positions = ids2d([[0, 0, 0, 1, 2]]);
+      const a = model.forward(ids, { attentionMask: mask });
+      const b = model.forward(ids, { attentionMask: mask, positionIds: positions });
+      const shifted = model.forward(ids, { attentionMask: mask, positionIds: ids2d([[0, 0, 2, 3, 4]]) });
+      expect(maxAbsDiff(a.dataSync(), b.dataSync())).toBe(0);
+      if (encoding === "learned") {
+        expect(maxAbsDiff(a.dataSync(), shifted.dataSync())).toBeGreaterThan(1e-3);
+      } else {
+        // Rotary attention sees only offsets between positions: a shift of every position changes nothing.
+        expect(maxAbsDiff(a.dataSync(), shifted.dataSync())).toBeLessThan(1e-4);
+      }
+      tf.dispose([ids, mask, positions, a, b, shifted]);
+      model.dispose();
+    });
   });
 
-  it("right padding gives the unpadded log-probs and 0 at pads (training layout)", () => {
-    const model = Transformer.init(TINY, { seed: 4 });
-    const rows = [
-      [1, 2, 3, 4, 5, 6],
-      [7, 8, 9],
-    ];
-    const targets = [
-      [2, 3, 4, 5, 6, 7],
-      [8, 9, 10],
-    ];
-    const width = 6;
-    const pad = (r: number[]) => [...r, ...Array(width - r.length).fill(0)];
-    const ids = ids2d(rows.map(pad));
-    const tgt = ids2d(targets.map(pad));
-    const mask = ids2d(rows.map((r) => pad(r.map(() => 1))));
-    const batched = model.tokenLogprobs(ids, tgt, { attentionMask: mask, temperature: 0.8 }).arraySync();
-    rows.forEach((r, b) => {
-      const aloneT = model.tokenLogprobs(ids2d([r]), ids2d([targets[b]]), { temperature: 0.8 });
-      const alone = aloneT.arraySync()[0];
-      expect(maxAbsDiff(batched[b].slice(0, r.length), alone)).toBeLessThan(1e-5);
-      expect(batched[b].slice(r.length).every((v) => v === 0)).toBe(true);
-      aloneT.dispose();
+  describe(`KV cache (${encoding} positions)`, () => {
+    it("prefill + one token at a time reproduces the full forward pass, with left padding", () => {
+      const model = Transformer.init(CONFIG, { seed: 6 });
+      const full = [
+        [0, 0, 3, 17, 25, 40, 2, 9],
+        [12, 8, 5, 1, 50, 22, 31, 7],
+      ];
+      const fullMask = [
+        [0, 0, 1, 1, 1, 1, 1, 1],
+        [1, 1, 1, 1, 1, 1, 1, 1],
+      ];
+      const expected = model.forward(ids2d(full), { attentionMask: ids2d(fullMask) }).arraySync();
+      const cache = new KVCache();
+      const prefill = model.forward(ids2d(full.map((r) => r.slice(0, 5))), {
+        attentionMask: ids2d(fullMask.map((r) => r.slice(0, 5))),
+        kvCache: cache,
+        lastPositionOnly: true,
+      });
+      expect(prefill.shape).toEqual([2, 1, CONFIG.vocabSize]);
+      expect(cache.length).toBe(5);
+      expect(cache.nextPositionIds).toEqual([3, 5]);
+      const prefillRows = prefill.arraySync();
+      for (let b = 0; b < 2; b++) expect(maxAbsDiff(prefillRows[b][0], expected[b][4])).toBeLessThan(1e-5);
+      for (let t = 5; t < 8; t++) {
+        const step = model.forward(ids2d(full.map((r) => [r[t]])), { kvCache: cache });
+        const rows = step.arraySync();
+        for (let b = 0; b < 2; b++) expect(maxAbsDiff(rows[b][0], expected[b][t])).toBeLessThan(1e-5);
+        step.dispose();
+      }
+      expect(cache.length).toBe(8);
+      prefill.dispose();
+      cache.dispose();
+      model.dispose();
     });
-    tf.dispose([ids, tgt, mask]);
-    model.dispose();
   });
-
-  it("explicit position ids equal the default ones", () => {
-    const model = Transformer.init(TINY, { seed: 5 });
-    const ids = ids2d([[0, 0, 4, 5, 6]]);
-    const mask = ids2d([[0, 0, 1, 1, 1]]);
-    const positions = ids2d([[0, 0, 0, 1, 2]]);
-    const a = model.forward(ids, { attentionMask: mask });
-    const b = model.forward(ids, { attentionMask: mask, positionIds: positions });
-    const shifted = model.forward(ids, { attentionMask: mask, positionIds: ids2d([[0, 0, 2, 3, 4]]) });
-    expect(maxAbsDiff(a.dataSync(), b.dataSync())).toBe(0);
-    expect(maxAbsDiff(a.dataSync(), shifted.dataSync())).toBeGreaterThan(1e-3);
-    tf.dispose([ids, mask, positions, a, b, shifted]);
-    model.dispose();
-  });
-});
+}
 
 describe("KV cache", () => {
-  it("prefill + one token at a time reproduces the full forward pass, with left padding", () => {
-    const model = Transformer.init(TINY, { seed: 6 });
-    const full = [
-      [0, 0, 3, 17, 25, 40, 2, 9],
-      [12, 8, 5, 1, 50, 22, 31, 7],
-    ];
-    const fullMask = [
-      [0, 0, 1, 1, 1, 1, 1, 1],
-      [1, 1, 1, 1, 1, 1, 1, 1],
-    ];
-    const expected = model.forward(ids2d(full), { attentionMask: ids2d(fullMask) }).arraySync();
-    const cache = new KVCache();
-    const prefill = model.forward(ids2d(full.map((r) => r.slice(0, 5))), {
-      attentionMask: ids2d(fullMask.map((r) => r.slice(0, 5))),
-      kvCache: cache,
-      lastPositionOnly: true,
-    });
-    expect(prefill.shape).toEqual([2, 1, TINY.vocabSize]);
-    expect(cache.length).toBe(5);
-    expect(cache.nextPositionIds).toEqual([3, 5]);
-    const prefillRows = prefill.arraySync();
-    for (let b = 0; b < 2; b++) expect(maxAbsDiff(prefillRows[b][0], expected[b][4])).toBeLessThan(1e-5);
-    for (let t = 5; t < 8; t++) {
-      const step = model.forward(ids2d(full.map((r) => [r[t]])), { kvCache: cache });
-      const rows = step.arraySync();
-      for (let b = 0; b < 2; b++) expect(maxAbsDiff(rows[b][0], expected[b][t])).toBeLessThan(1e-5);
-      step.dispose();
-    }
-    expect(cache.length).toBe(8);
-    prefill.dispose();
-    cache.dispose();
-    model.dispose();
-  });
-
   it("refuses a cache of another batch size", () => {
     const model = Transformer.init(TINY, { seed: 6 });
     const cache = new KVCache();

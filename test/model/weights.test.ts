@@ -284,7 +284,7 @@ describe("malformed folders and checkpoints", () => {
   it("config.json of another architecture", async () => {
     const folder = copyFolder("gpt2_tied");
     writeFileSync(path.join(folder, "config.json"), JSON.stringify({ model_type: "llama", vocab_size: 11 }));
-    expect((await rejection(loadModelFolder(folder))).message).toContain('only GPT-2 models are supported. Field: `' + path.join(folder, "config.json") + '.model_type`. Got: "llama"');
+    expect((await rejection(loadModelFolder(folder))).message).toContain('model_type "llama" is not supported. Field: `' + path.join(folder, "config.json") + '.model_type`. Got: "llama". Expected: "gpt2" or "gpt_neox"');
   });
 
   it("weights missing, and pytorch_model.bin explained", async () => {

@@ -21,7 +21,9 @@ BLOCK = ["ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "
 
 def shapes(cfg):
     V, P, C, I = cfg["vocabSize"], cfg["nPositions"], cfg["nEmbd"], cfg["nInner"]
-    out = {"wte.weight": [V, C], "wpe.weight": [P, C]}
+    out = {"wte.weight": [V, C]}
+    if cfg.get("positionEncoding", "learned") == "learned":
+        out["wpe.weight"] = [P, C]
     per = {"ln_1.weight": [C], "ln_1.bias": [C], "attn.c_attn.weight": [C, 3 * C], "attn.c_attn.bias": [3 * C],
            "attn.c_proj.weight": [C, C], "attn.c_proj.bias": [C], "ln_2.weight": [C], "ln_2.bias": [C],
            "mlp.c_fc.weight": [C, I], "mlp.c_fc.bias": [I], "mlp.c_proj.weight": [I, C], "mlp.c_proj.bias": [C]}
@@ -57,18 +59,37 @@ def gelu_tanh(x):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def rope(x, base):
+    """GPT-NeoX / Llama rotary embedding of x (B, nh, T, hs) at positions 0..T-1."""
+    T, hs = x.shape[-2], x.shape[-1]
+    inv_freq = 1.0 / (base ** (torch.arange(0, hs, 2, dtype=torch.float64) / hs))
+    angles = torch.outer(torch.arange(T, dtype=torch.float64), inv_freq)  # (T, hs/2)
+    emb = torch.cat((angles, angles), dim=-1)  # (T, hs)
+    return x * emb.cos() + rotate_half(x) * emb.sin()
+
+
 def forward(cfg, p, ids):
     B, T = ids.shape
     C, nh = cfg["nEmbd"], cfg["nHead"]
     hs = C // nh
     eps = cfg["layerNormEpsilon"]
-    x = p["wte.weight"][ids] + p["wpe.weight"][torch.arange(T)][None]
+    rotary = cfg.get("positionEncoding", "learned") == "rotary"
+    x = p["wte.weight"][ids]
+    if not rotary:
+        x = x + p["wpe.weight"][torch.arange(T)][None]
     causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
     for i in range(cfg["nLayer"]):
         w = lambda n: p[f"h.{i}.{n}"]
         h = layer_norm(x, w("ln_1.weight"), w("ln_1.bias"), eps)
         q, k, v = (h @ w("attn.c_attn.weight") + w("attn.c_attn.bias")).split(C, dim=2)
         q, k, v = (t.reshape(B, T, nh, hs).transpose(1, 2) for t in (q, k, v))
+        if rotary:
+            q, k = rope(q, cfg.get("rotaryBase", 10000)), rope(k, cfg.get("rotaryBase", 10000))
         att = (q @ k.transpose(-2, -1)) / math.sqrt(hs)
         att = torch.softmax(att.masked_fill(~causal, float("-inf")), dim=-1)
         y = (att @ v).transpose(1, 2).reshape(B, T, C)
@@ -107,6 +128,9 @@ def main():
     cases = {
         "tied": case(dict(base, nInner=128, tieWordEmbeddings=True), seed=1234, batch=3, steps=12, temperature=1.0),
         "untied": case(dict(base, nInner=48, tieWordEmbeddings=False), seed=99, batch=2, steps=16, temperature=0.7),
+        # Rotary positions; a small base so that every frequency turns noticeably within 20 positions.
+        "rotary": case(dict(base, nInner=128, tieWordEmbeddings=True, positionEncoding="rotary", rotaryBase=100),
+                       seed=7, batch=2, steps=20, temperature=1.0),
     }
     with open(out, "w") as f:
         json.dump(cases, f)

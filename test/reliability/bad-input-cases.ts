@@ -24,6 +24,7 @@ import { Rng } from "../../src/core/rng.js";
 import { calculatorTool, executeToolCall, parseToolCalls, validateTools, type ToolSpec } from "../../src/core/tools.js";
 import { ConversationTurn, EpisodeStatus } from "../../src/core/trajectory.js";
 import { selectBackend } from "../../src/model/backend.js";
+import { modelConfigFromHF, modelConfigToHF } from "../../src/model/config.js";
 import { generate } from "../../src/model/generate.js";
 import { TfPolicy } from "../../src/model/policy.js";
 import { resolveModelFolder } from "../../src/model/registry.js";
@@ -411,7 +412,7 @@ export const BAD_INPUTS: BadInput[] = [
     },
     code: "invalid_model",
     message: "<tmp>/model-bad-config/config.json is not valid JSON (Expected property name or '}' in JSON at position 2). Field: `config.json`. Fix: repair or re-save the file." },
-  { area: "Models", input: "a non-GPT-2 architecture",
+  { area: "Models", input: "an architecture other than GPT-2 and GPT-NeoX",
     run: async (ctx) => {
       const dir = copyModel(ctx, "model-llama");
       const config = JSON.parse(await readFile(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>;
@@ -419,7 +420,17 @@ export const BAD_INPUTS: BadInput[] = [
       return thrown(() => loadModelFolder(dir));
     },
     code: "invalid_model",
-    message: "<tmp>/model-llama/config.json: only GPT-2 models are supported. Field: `<tmp>/model-llama/config.json.model_type`. Got: \"llama\". Expected: \"gpt2\". Fix: use a GPT-2-architecture checkpoint." },
+    message: "<tmp>/model-llama/config.json: model_type \"llama\" is not supported. Field: `<tmp>/model-llama/config.json.model_type`. Got: \"llama\". Expected: \"gpt2\" or \"gpt_neox\". Fix: use a GPT-2 or GPT-NeoX (rotary, sequential residual) checkpoint." },
+  { area: "Models", input: "a GPT-NeoX variant this transformer does not compute (parallel residuals)",
+    run: async (ctx) => {
+      const dir = copyModel(ctx, "model-parallel");
+      // The tiny model's config as a rotary (GPT-NeoX) one, then with HF's default parallel residuals.
+      const config = modelConfigFromHF(JSON.parse(await readFile(path.join(dir, "config.json"), "utf8")));
+      writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...modelConfigToHF({ ...config, positionEncoding: "rotary" }), use_parallel_residual: true }));
+      return thrown(() => loadModelFolder(dir));
+    },
+    code: "invalid_model",
+    message: "<tmp>/model-parallel/config.json: this GPT-NeoX variant is not supported. Field: `<tmp>/model-parallel/config.json.use_parallel_residual`. Got: true. Expected: false. Fix: supported GPT-NeoX models rotate whole heads, add attention then MLP in sequence, and use the tanh GELU (as saveModelFolder writes them)." },
   { area: "Models", input: "PyTorch pickle weights only (`pytorch_model.bin`)",
     run: async (ctx) => {
       const dir = path.join(ctx.tmp, "model-pickle");
@@ -451,11 +462,11 @@ export const BAD_INPUTS: BadInput[] = [
   { area: "Models", input: "an unknown built-in model",
     run: () => thrown(() => resolveModelFolder("builtin:gpt-5")),
     code: "model_not_found",
-    message: "There is no built-in model \"gpt-5\". Field: `modelName`. Got: \"builtin:gpt-5\". Expected: `builtin:<name>` (available: <built-in models>) or a path to a local Hugging Face GPT-2 folder with config.json, model.safetensors and tokenizer.json. Fix: build the built-in models with `npm run pretrain`, or pick one of those listed." },
+    message: "There is no built-in model \"gpt-5\". Field: `modelName`. Got: \"builtin:gpt-5\". Expected: `builtin:<name>` (available: <built-in models>) or a path to a local Hugging Face GPT-2 or GPT-NeoX folder with config.json, model.safetensors and tokenizer.json. Fix: build the built-in models with `npm run pretrain`, or pick one of those listed." },
   { area: "Models", input: "a built-in model name that tries to leave the models folder",
     run: () => thrown(() => resolveModelFolder("builtin:../../etc")),
     code: "model_not_found",
-    message: "Not a valid built-in model name. Field: `modelName`. Got: \"builtin:../../etc\". Expected: `builtin:<name>` (available: <built-in models>) or a path to a local Hugging Face GPT-2 folder with config.json, model.safetensors and tokenizer.json." },
+    message: "Not a valid built-in model name. Field: `modelName`. Got: \"builtin:../../etc\". Expected: `builtin:<name>` (available: <built-in models>) or a path to a local Hugging Face GPT-2 or GPT-NeoX folder with config.json, model.safetensors and tokenizer.json." },
 
   // ---------------------------------------------------------------------------------------------
   { area: "Checkpoints", input: "a checkpoint folder that does not exist",
