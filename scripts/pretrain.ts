@@ -7,7 +7,7 @@
  * Flags:
  *   --seed <int>            master seed: corpus, tokenizer ties, initialisation, data order (default 1)
  *   --conversations <int>   corpus size; 2% is held out (default 20000; quick 400)
- *   --steps <int>           optimizer steps (default 1100; quick 30)
+ *   --steps <int>           optimizer steps (default 1600; quick 30)
  *   --out <dir>             the model folder to write (default models/tiny-chat; quick runs/tiny-chat-quick)
  *   --backend <name>        tfjs backend (default wasm: the one the shipped weights' hash is for)
  *   --quick                 a tiny model, few steps: checks the whole path in ~10 seconds
@@ -45,6 +45,7 @@ import { loadModelFolder, saveModelFolder, type ParameterMap } from "../src/mode
 import { AdamW } from "../src/training/optimizer.js";
 import { learningRateAt } from "../src/training/config.js";
 import { corpusStats, generateCorpus, renderForPretraining, type CorpusConversation } from "./corpus/generate.js";
+import { copyProbe, describeCopyProbe } from "./pretrain/copy-probe.js";
 import { renderModelCard } from "./pretrain/card.js";
 import { conversationTokens, HELD_OUT_EVERY, isHeldOut, makeBatch, RowPacker, type EvalConversation } from "./pretrain/data.js";
 import type { LossPoint, PerplexityFigure, ReproducibilityCheck, TrainingLog } from "./pretrain/log.js";
@@ -78,6 +79,8 @@ export interface PretrainPreset {
   vocabSize: number;
   /** Split numbers into single digits before BPE (see `TrainBPEOptions.individualDigits`). */
   individualDigits: boolean;
+  /** How the model sees positions (see `ModelConfig.positionEncoding`). */
+  positionEncoding: "learned" | "rotary";
   nEmbd: number;
   nLayer: number;
   nHead: number;
@@ -117,6 +120,7 @@ export const FULL_PRESET: PretrainPreset = {
   // Numbers as single digits: the tool agent must copy the user's numbers into its calculator call,
   // which a 0.9 M model learned not at all when " 37" (prose) and "37" (JSON) were different tokens.
   individualDigits: true,
+  positionEncoding: "rotary",
   nEmbd: 128,
   nLayer: 3,
   nHead: 4,
@@ -131,7 +135,7 @@ export const FULL_PRESET: PretrainPreset = {
   betas: [0.9, 0.95],
   maxGradNorm: 1.0,
   conversations: 20_000,
-  steps: 1100,
+  steps: 1600,
   logEvery: 10,
   evals: 3,
   monitorConversations: 64,
@@ -285,6 +289,7 @@ function modelConfigFor(preset: PretrainPreset, tokenizer: ChatTokenizer): Model
     layerNormEpsilon: 1e-5,
     tieWordEmbeddings: true,
     eosTokenId: tokenizer.eosTokenId,
+    ...(preset.positionEncoding === "rotary" ? { positionEncoding: "rotary" as const } : {}),
   };
 }
 
@@ -459,6 +464,8 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
       maxNewTokens: 96,
     }));
   say(`behaviour: ${(100 * behaviour.eosRate).toFixed(0)}% of samples end with <|im_end|>; tool use ${JSON.stringify(behaviour.toolUse)}`);
+  behaviour.copyProbe = await copyProbe(model, tokenizer);
+  say(`copy probe: ${describeCopyProbe(behaviour.copyProbe)}`);
 
   // 4. The model folder
   const out = path.resolve(options.out);
@@ -505,13 +512,14 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
       heldOutConversations: heldOut.length,
       trainStats: corpusStats(train),
     },
-    tokenizer: tokenizerInfo,
+    tokenizer: { ...tokenizerInfo, individualDigits: preset.individualDigits },
     model: {
       nEmbd: config.nEmbd,
       nLayer: config.nLayer,
       nHead: config.nHead,
       nPositions: config.nPositions,
       vocabSize: config.vocabSize,
+      positionEncoding: config.positionEncoding ?? "learned",
       parameters: model.numParameters(),
       fileBytes: statSync(weightsFile).size,
       sha256: sha256(weightsFile),
@@ -581,7 +589,7 @@ export async function runPretrainCli(argv: readonly string[]): Promise<TrainingL
     .description("Pretrain the built-in chat policy builtin:tiny-chat (corpus, tokenizer, GPT-2, model card).")
     .option("--seed <int>", "master seed (corpus, init, data order)", integerFlag("--seed", 0), 1)
     .option("--conversations <int>", "corpus size, 2% held out (default 20000; quick 400)", integerFlag("--conversations", 100))
-    .option("--steps <int>", "optimizer steps (default 1100; quick 30)", integerFlag("--steps", 1))
+    .option("--steps <int>", "optimizer steps (default 1600; quick 30)", integerFlag("--steps", 1))
     .option("--out <dir>", "model folder to write (default models/tiny-chat; quick runs/tiny-chat-quick)")
     .option("--backend <name>", `tfjs backend: ${BACKENDS.join(", ")}`, (v: string) => {
       if (!(BACKENDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`--backend must be one of ${BACKENDS.join(", ")}.`);

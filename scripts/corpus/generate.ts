@@ -13,10 +13,10 @@
  * Mix (expected fractions of conversations; the domain tables below multiply out to these):
  *
  *   domains:  general 22%, support 20%, tutoring 18%, planning 15%, arithmetic 25%
- *   quality:  good 45%, curt 14%, rambling 14%, off_topic 10%, unsafe 5%, no_tool 10%, bad_tool_call 2%
+ *   quality:  good 50%, curt 14%, rambling 14%, off_topic 10%, unsafe 5%, no_tool 5%, bad_tool_call 2%
  *
  * Chat domains (general, support, tutoring, planning) draw good 46.7%, curt 17.3%, rambling 17.3%,
- * off_topic 12.7%, unsafe 6%; arithmetic draws good 40%, no_tool 40%, bad_tool_call 8%, curt 4%,
+ * off_topic 12.7%, unsafe 6%; arithmetic draws good 60%, no_tool 20%, bad_tool_call 8%, curt 4%,
  * rambling 4%, off_topic 2%, unsafe 2%. A conversation's label is its first (arithmetic: first
  * calculation) reply's quality; later replies keep a bad label with probability 0.75.
  */
@@ -67,8 +67,9 @@ export const CHAT_QUALITY_MIX: Readonly<Partial<Record<Quality, number>>> = {
 
 /** Quality weights of the arithmetic domain; they sum to 100. */
 export const ARITHMETIC_QUALITY_MIX: Readonly<Partial<Record<Quality, number>>> = {
-  good: 40,
-  no_tool: 40,
+  // Good calls copy the user's numbers; a small model learns to copy only from enough of them.
+  good: 60,
+  no_tool: 20,
   bad_tool_call: 8,
   curt: 4,
   rambling: 4,
@@ -78,12 +79,12 @@ export const ARITHMETIC_QUALITY_MIX: Readonly<Partial<Record<Quality, number>>> 
 
 /** The documented overall quality mix (fractions of conversations), which {@link expectedQualityMix} reproduces. */
 export const QUALITY_MIX: Readonly<Record<Quality, number>> = {
-  good: 0.45,
+  good: 0.5,
   curt: 0.14,
   rambling: 0.14,
   off_topic: 0.1,
   unsafe: 0.05,
-  no_tool: 0.1,
+  no_tool: 0.05,
   bad_tool_call: 0.02,
 };
 

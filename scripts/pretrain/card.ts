@@ -37,6 +37,7 @@ function completionBlock(c: Completion): string {
 export function renderModelCard(log: TrainingLog): string {
   const m = log.model;
   const t = log.training;
+  const rotary = m.positionEncoding === "rotary";
   const c = log.corpus;
   const b = log.behaviour;
   const lines: string[] = [];
@@ -45,7 +46,7 @@ export function renderModelCard(log: TrainingLog): string {
   push(
     `# tiny-chat${log.quick ? " (quick smoke run: not the shipped model)" : ""}`,
     "",
-    "The built-in chat policy of grpo-agent-framework (`modelName: \"builtin:tiny-chat\"`): a small GPT-2",
+    `The built-in chat policy of grpo-agent-framework (\`modelName: "builtin:tiny-chat"\`): a small ${rotary ? "GPT-style transformer" : "GPT-2"}`,
     "pretrained from scratch, on a CPU, on the library's own seeded synthetic chat corpus. It speaks",
     "ChatML, knows the examples' system prompts and domains, calls the calculator tool in the library's",
     "syntax some of the time, and deliberately produces replies of mixed quality — helpful, curt,",
@@ -59,7 +60,9 @@ export function renderModelCard(log: TrainingLog): string {
     "",
     "| | |",
     "|---|---|",
-    "| Architecture | GPT-2 (pre-LayerNorm, GELU-tanh MLP, learned positions, head tied to `wte`) |",
+    rotary
+      ? "| Architecture | GPT-2's block with rotary positions (RoPE on whole heads, base 10000) instead of a position embedding: pre-LayerNorm, GELU-tanh MLP, attention then MLP in sequence, head tied to the token embedding |"
+      : "| Architecture | GPT-2 (pre-LayerNorm, GELU-tanh MLP, learned positions, head tied to `wte`) |",
     `| Parameters | ${thousands(m.parameters)} |`,
     `| Layers × heads × width | ${m.nLayer} × ${m.nHead} × ${m.nEmbd} (head size ${m.nEmbd / m.nHead}, MLP ${4 * m.nEmbd}) |`,
     `| Context window | ${m.nPositions} tokens |`,
@@ -67,7 +70,7 @@ export function renderModelCard(log: TrainingLog): string {
     `| Weights | \`model.safetensors\`, F32, ${(m.fileBytes / 1e6).toFixed(2)} MB, sha256 \`${m.sha256.slice(0, 16)}…\` |`,
     "| Chat format | ChatML: `<|im_start|>{role}\\n{content}<|im_end|>\\n`; EOS = `<|im_end|>` |",
     "",
-    "Files: `config.json` (HF GPT-2), `model.safetensors`, `tokenizer.json` (HF byte-level BPE),",
+    `Files: \`config.json\` (${rotary ? "HF GPT-NeoX: `GPTNeoXForCausalLM` loads the folder" : "HF GPT-2"}), \`model.safetensors\`, \`tokenizer.json\` (HF byte-level BPE),`,
     "`tokenizer_config.json` (with the chat template), `generation_config.json`, `training_log.json`.",
     "",
     "## Data",
@@ -109,7 +112,7 @@ export function renderModelCard(log: TrainingLog): string {
     "wherever it appears, so `37` in \"What is 37 * 12?\" and in the calculator call's `\"37 * 12\"` match",
     "token for token. With GPT-2's pattern alone they were ` 37` and `37`, unrelated tokens, and the",
     "previous build of this model (800 steps) never copied the user's numbers into a call (0 of 64).",
-    "Why 2048 (measured on this corpus, first 2,000 training conversations): 1024 tokens give 3.31",
+    "Why 2048 (measured on the previous corpus mix, first 2,000 training conversations): 1024 tokens give 3.31",
     "characters per token, 2048 give 3.94 and 3072 give 4.15, so 2048 makes every sequence ~16% shorter",
     "than 1024 (more conversation per context window, fewer sampling steps per reply) for a head that",
     "costs ~20% of the forward pass at width 128; 3072 gains only 5% more. Splitting digits costs 3%",
@@ -141,9 +144,10 @@ export function renderModelCard(log: TrainingLog): string {
     "sequence-length schedule: rows of 128 for the first 60% of the steps, then rows of 256 (positions",
     "128–255 and long-range use are learned in the second phase). Pilot runs of 150 steps × 1024",
     "tokens picked the peak learning rate: held-out loss 3.44 at 3e-3, 3.76 at 1.5e-3, 4.64 at 1e-2.",
-    "Steps: the first build took 800 (~25 minutes at ~1.6 s per step of 128-token rows and ~2.2 s per",
-    "step of 256-token rows under load); this build takes 1100, i.e. ~38% more conversations seen, for",
-    "more practice at copying numbers into tool calls, and still ends well inside the hour.",
+    "Steps: the first build took 800 (~25 minutes under load), the second 1100 (15 minutes). This",
+    "build takes 1600 and still ends well inside the hour. Positions: on the previous corpus mix and",
+    "1100 steps, learned positions (the second build) reached held-out perplexity 3.21 and rotary",
+    "positions 2.13 (a pilot run of the same script), so this build is rotary.",
     `Measured in this run: ${phaseThroughput(log)}.`,
     "",
     "## Results",
@@ -181,10 +185,15 @@ export function renderModelCard(log: TrainingLog): string {
     `${pct(b.toolUse.wrong_expression / b.toolUse.samples)} called it with another expression or name,`,
     `${pct(b.toolUse.malformed_call / b.toolUse.samples)} wrote a malformed call, and`,
     `${pct(b.toolUse.no_call / b.toolUse.samples)} answered without a call.`,
+    ...(b.copyProbe === undefined ? [] : [
+      `Copy probe (\`npm run copy-probe\`: the right call teacher-forced on ${b.copyProbe.problems} tool_agent problems, greedy`,
+      `prediction of each digit of the expression): first digit right ${b.copyProbe.firstRight}/${b.copyProbe.problems}, later digits`,
+      `${b.copyProbe.laterRight}/${b.copyProbe.laterDigits} (a uniform guess gets ~1 in 10; see Limitations).`,
+    ]),
     ...(b.toolUse.correct_call === 0
       ? [
-        "The call syntax is learned; copying the user's expression into it is not: greedy decoding copies",
-        "the `2 + 3` of the system prompt's example call, and samples write other numbers (see Limitations).",
+        "The call syntax is learned; copying the user's expression into it is not: the calls carry other",
+        "numbers (see Limitations).",
       ]
       : []),
     "",
@@ -235,20 +244,28 @@ export function renderModelCard(log: TrainingLog): string {
     "unreliable by design, and some of its replies are rude or ask for secrets, because the corpus",
     "contains such replies for GRPO to train away.",
     "",
-    "It does not copy numbers from the conversation into its replies. Splitting digits (see",
-    "Tokenizer) makes a number the same tokens in the question and in the call, but copying still did",
-    "not appear. Teacher-forced on 40 tool_agent problems (`npm run copy-probe`: the right call given up to each",
-    "digit), this model predicts the next digit of the user's number 3 times in 143 (a uniform guess",
-    "would hit ~14) and the first digit only when it is the `2` of the system prompt's example call",
-    "(`2 + 3`, which greedy decoding copies whole). Two pilots continued its training on arithmetic",
-    "alone: 300 steps (4 rows × 256 positions, learning rate 1e-3) on ~6,000 fresh good arithmetic",
-    "conversations, and 800 steps (2e-3) of a dense drill of three question → call pairs per",
-    "conversation, where ~15% of the targets are digits to copy. Neither raised the figure above 25 of",
-    "143, and the drill's loss stopped falling at ~0.55 nats per token.",
-    "What is missing is an induction circuit (\"copy what followed this token last time\"), which",
-    "forms slowly with GPT-2's learned absolute positions at this size and budget. So a correctness",
-    "reward on the calculator call rarely or never fires for this model; tool-use rewards that GRPO",
-    "can move are those on the call's form (syntax, tool name, calling at all).",
+    ...(b.copyProbe === undefined ? [] : [
+      `It rarely copies the user's numbers into a calculator call: teacher-forced, it predicts ${b.copyProbe.laterRight} of the`,
+      `${b.copyProbe.laterDigits} later digits of the expression right (see Behaviour; a uniform guess would hit ~${Math.round(b.copyProbe.laterDigits / 10)}).`,
+    ]),
+    "Copying needs an induction circuit (\"copy what followed this token last time\"); what was tried,",
+    "each measured with the same probe (`npm run copy-probe`, 40 tool_agent problems):",
+    "",
+    "- Learned positions (the previous build, GPT-2, 1100 steps): 3 of 143. Continuing its training on",
+    "  arithmetic alone did not help: 300 steps (4 rows × 256 positions, learning rate 1e-3) on ~6,000",
+    "  fresh good arithmetic conversations, and 800 steps (2e-3) of a dense drill of three question →",
+    "  call pairs per conversation (~15% of the targets are digits to copy) stayed at or below 25 of 143.",
+    "- Rotary positions, 1100 steps on the previous corpus mix: 11 of 143. This build (more good calls,",
+    "  up to three calculations per conversation, 1600 steps): the figure above.",
+    "- Continuing a rotary model on the drill alone (2e-3, 4 rows × 256) does make copying appear:",
+    "  51 of 143 after 150 steps of this build, 76 of 143 after 300 steps of the 1100-step pilot. Half",
+    "  drill, half corpus rows (1.5e-3, 350 steps) stayed at 7–35 of 143 and raised the perplexity of",
+    "  48 held-out conversations from 1.96 to 2.60.",
+    "",
+    "So at this size and budget the circuit formed only under the drill alone; mixed with the corpus",
+    "(to keep the chat ability) it did not form. A correctness reward on the calculator call therefore",
+    "rarely or never fires for this model; tool-use rewards that GRPO can move are those on the call's",
+    "form (syntax, tool name, calling at all).",
     "",
   );
   return lines.join("\n");

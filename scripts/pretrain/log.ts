@@ -69,6 +69,8 @@ export interface TrainingLog {
     /** Tokens in the vocabulary (bytes + special tokens + merges). */
     vocabSize: number;
     specialTokens: string[];
+    /** Numbers split into single digits before BPE (absent in logs written before the option). */
+    individualDigits?: boolean;
     /** Characters per token over the training split (higher = shorter sequences). */
     charsPerToken: number;
     /** Mean / median / 90th percentile conversation length in tokens (training split). */
@@ -80,6 +82,8 @@ export interface TrainingLog {
     nHead: number;
     nPositions: number;
     vocabSize: number;
+    /** How positions enter the model (absent in logs written before rotary models: learned). */
+    positionEncoding?: "learned" | "rotary";
     parameters: number;
     /** Size of model.safetensors in bytes. */
     fileBytes: number;

@@ -10,6 +10,7 @@ import { generate } from "../../src/model/generate.js";
 import type { ChatTokenizer } from "../../src/model/tokenizer.js";
 import type { Transformer } from "../../src/model/transformer.js";
 import { SYSTEM_PROMPTS } from "../corpus/generate.js";
+import type { CopyProbeResult } from "./copy-probe.js";
 
 /** A prompt of one of the examples: a system prompt and the user's first message. */
 export interface ExamplePrompt {
@@ -114,6 +115,8 @@ export interface BehaviourReport {
   samplesPerPrompt: number;
   /** Arithmetic questions × tool prompts, sampled: how often each kind of tool use occurred. */
   toolUse: Record<ToolUse, number> & { samples: number };
+  /** Teacher-forced digit accuracy of the calculator call (absent in logs written before the probe). */
+  copyProbe?: CopyProbeResult;
 }
 
 /**

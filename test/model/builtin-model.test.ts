@@ -15,6 +15,7 @@ import { generateConversation, renderForPretraining, SYSTEM_PROMPTS } from "../.
 import { Rng } from "../../src/core/rng.js";
 import { conversationTokens, heldOutIndices, HELD_OUT_EVERY, isHeldOut, makeBatch, RowPacker, windowsOf } from "../../scripts/pretrain/data.js";
 import type { TrainingLog } from "../../scripts/pretrain/log.js";
+import { copyProbe } from "../../scripts/pretrain/copy-probe.js";
 import { evaluate } from "../../scripts/pretrain/loop.js";
 
 const dir = resolveModelFolder("builtin:tiny-chat");
@@ -133,6 +134,23 @@ describe("builtin:tiny-chat behaviour", () => {
     // (The card's headline figure covers 200 held-out conversations; a 24-conversation sample is not
     // expected to match it closely, so the sample is checked against its own recorded figure above.)
     expect(log.heldOut.conversations).toBeGreaterThan(indices.length);
+  });
+
+  it("reproduces the card's copy probe: the share of the user's digits it copies into a calculator call", async () => {
+    const recorded = log.behaviour.copyProbe;
+    expect(recorded, "training_log.json behaviour.copyProbe").toBeDefined();
+    const result = await copyProbe(policy.model, policy.tokenizer);
+    expect(result.problems).toBe(recorded?.problems);
+    expect(result.laterDigits).toBe(recorded?.laterDigits);
+    // Greedy argmax counts: equal on the backend that trained it; another backend may flip a near tie.
+    expect(Math.abs(result.firstRight - (recorded?.firstRight ?? NaN))).toBeLessThanOrEqual(1);
+    expect(Math.abs(result.laterRight - (recorded?.laterRight ?? NaN))).toBeLessThanOrEqual(2);
+  });
+
+  it("is a rotary (GPT-NeoX layout) model, as its card says", () => {
+    expect(policy.model.config.positionEncoding).toBe("rotary");
+    expect(log.model.positionEncoding).toBe("rotary");
+    expect(readJson("config.json").model_type).toBe("gpt_neox");
   });
 });
 

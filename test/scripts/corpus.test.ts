@@ -107,7 +107,7 @@ describe("mix and size", () => {
     expect(Object.values(DOMAIN_MIX).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
     const expected = expectedQualityMix();
     for (const q of QUALITIES) expect(expected[q]).toBeCloseTo(QUALITY_MIX[q], 12);
-    expect(QUALITY_MIX.good).toBeCloseTo(0.45, 12);
+    expect(QUALITY_MIX.good).toBeCloseTo(0.5, 12);
   });
 
   it("matches the documented domain and quality mix within 1.5 points", () => {

@@ -441,7 +441,8 @@ export function arithmeticDialogue(rng: Rng, quality: Quality): DomainDialogue {
     messages.push(userMessage(pick(rng, GREETINGS)));
     messages.push(smallTalkReply(rng, toolQuality ? "good" : plan.next(), GREETING_REPLIES));
   }
-  const count = { one: 1, two: 2, three: 3 }[pickWeighted(rng, { one: 5, two: 3, three: 2 })];
+  // Several calculations per conversation: every call is a copy of the user's numbers to learn from.
+  const count = { one: 1, two: 2, three: 3 }[pickWeighted(rng, { one: 3, two: 3, three: 4 })];
   const questions = Array.from({ length: count }, () => randomQuestion(rng));
   questions.forEach((q, i) => {
     messages.push(userMessage(i === 0 ? q.text : q.followUp));
