@@ -14,6 +14,7 @@ import { z } from "zod";
 import { GrpoError, throwIfAborted } from "./errors.js";
 import { parseWith } from "./validation.js";
 import type { ChatMessage, Generation, Policy, SamplingOptions } from "./policy.js";
+import type { SeedStream } from "./rng.js";
 import { ConversationTurn, type ToolResult } from "./trajectory.js";
 import { executeToolCall, parseToolCalls, toolSchema, validateTools, type ToolSpec } from "./tools.js";
 
@@ -179,6 +180,13 @@ export interface TurnOptions {
   signal?: AbortSignal;
   /** Overrides a {@link ToolAgent}'s `maxToolRounds` for this response (other agents ignore it). */
   maxToolRounds?: number;
+  /**
+   * The episode's sampling seeds (set by the episode runner): each generate call takes the next one
+   * as `SamplingOptions.seed`, so the episode samples the same whatever it is batched with. An agent
+   * that calls its policy itself should do the same (`seed: options.seeds?.next()`); a call without
+   * a seed samples from the policy's own RNG in batch order.
+   */
+  seeds?: SeedStream;
 }
 
 /** A message as the guide's `generate_response` takes it. */
@@ -297,7 +305,7 @@ export abstract class Agent {
     }
     const own: ChatMessage[] = messages.map((m) => ({ role: m.role, content: m.content }));
     const full = own[0]?.role === "system" ? own : [...this.systemMessages(), ...own];
-    const [generation] = await generateOne(policy, full, { ...this.sampling(), signal: options.signal });
+    const [generation] = await generateOne(policy, full, this.sampling(), options);
     return generation.text;
   }
 }
@@ -313,8 +321,11 @@ function checkPolicy(policy: Policy, where: string): Policy {
   return policy;
 }
 
-async function generateOne(policy: Policy, messages: ChatMessage[], options: SamplingOptions): Promise<Generation[]> {
-  if (options.signal === undefined) delete options.signal;
+/** One completion for `messages`, with the turn's signal and the episode's next seed (when given). */
+async function generateOne(policy: Policy, messages: ChatMessage[], sampling: SamplingOptions, turn: TurnOptions): Promise<Generation[]> {
+  const options: SamplingOptions = { ...sampling };
+  if (turn.signal !== undefined) options.signal = turn.signal;
+  if (turn.seeds !== undefined) options.seed = turn.seeds.next();
   const generations = await policy.generate([messages], options);
   if (!Array.isArray(generations) || generations.length !== 1 || typeof generations[0]?.text !== "string") {
     throw new GrpoError("invalid_model", `Policy "${policy.name}" returned no completion.`, {
@@ -407,7 +418,7 @@ export class MultiTurnAgent extends Agent {
     }
     throwIfAborted(options.signal, "The agent turn");
     const messages = buildMessages(this.systemMessages(), history, userInput, this.config.memoryWindow);
-    const [generation] = await generateOne(policy, messages, { ...this.sampling(), signal: options.signal });
+    const [generation] = await generateOne(policy, messages, this.sampling(), options);
     const turnIndex = history.filter((t) => t.role === "assistant").length;
     return new ConversationTurn({
       role: "assistant",

@@ -5,12 +5,19 @@
  *   loop: agent.respond(history, user text, context) -> env.step(state, action) -> user reply
  *   until the environment says done or `maxTurns` actions were taken
  *   -> MultiTurnTrajectory (-> reward function, when given)
+ *
+ * Seeds follow the episode, not the batch: each episode has its own seed (given, or drawn from the
+ * agent's policy with `policy.forkSeed()` when the episode starts), and the k-th generate call of
+ * the episode samples with `deriveSeed(episodeSeed, k)` (a {@link SeedStream} passed to the agent).
+ * So an episode's samples do not depend on which episodes its turns are batched with, on how a
+ * batch is split across workers, or on timing.
  */
 import { GrpoError, throwIfAborted } from "./errors.js";
 import type { Agent, TurnOptions } from "./agent.js";
 import type { Environment, EnvironmentState, Scenario } from "./environment.js";
 import { ConversationTurn, EpisodeStatus, MultiTurnTrajectory } from "./trajectory.js";
 import { scoreTrajectory, type RewardFunction } from "./reward.js";
+import { deriveSeed, SeedStream } from "./rng.js";
 
 /** Options of {@link runEpisode}. */
 export interface EpisodeOptions {
@@ -24,6 +31,19 @@ export interface EpisodeOptions {
   maxToolRounds?: number;
   /** Milliseconds the reward function may take (default: no limit). */
   rewardTimeoutMs?: number;
+  /**
+   * The episode's sampling seed: its k-th generate call samples with `deriveSeed(seed, k)`. Default:
+   * drawn from the agent's policy (`policy.forkSeed()`, one draw of its RNG) as the episode starts;
+   * none when the policy has no `forkSeed` (each call then samples from the policy's own RNG).
+   */
+  seed?: number;
+}
+
+/** The episode's seed: the given one, else one drawn from the agent's policy, else none. */
+function episodeSeed(agent: Agent, seed: number | undefined): number | undefined {
+  if (seed !== undefined) return seed;
+  const policy = agent.policy;
+  return typeof policy?.forkSeed === "function" ? policy.forkSeed() : undefined;
 }
 
 function lastAssistantTurn(turns: ConversationTurn[]): ConversationTurn | undefined {
@@ -88,6 +108,8 @@ export async function runEpisode(
   const { scenario, reward, signal } = options;
   const envName = environment?.constructor?.name ?? "Environment";
   throwIfAborted(signal, "The episode");
+  // Drawn before the first await, so concurrent episodes draw in the order they were started.
+  const seed = episodeSeed(agent, options.seed);
 
   let state = await environment.reset(scenario);
   const scenarioId =
@@ -102,6 +124,7 @@ export async function runEpisode(
   const turnOptions: TurnOptions = {};
   if (signal !== undefined) turnOptions.signal = signal;
   if (options.maxToolRounds !== undefined) turnOptions.maxToolRounds = options.maxToolRounds;
+  if (seed !== undefined) turnOptions.seeds = new SeedStream(seed);
   let userText: string | undefined = initialPrompt;
   const turnRewards: number[] = [];
   let finished = false;
@@ -175,6 +198,9 @@ export async function runEpisode(
 /**
  * Plays one episode per scenario, all at once (Promise.all), so that a batching policy can sample
  * their turns together. Resolves to the trajectories in scenario order; rejects on the first failure.
+ *
+ * Episode i's seed is `deriveSeed(options.seed, i)` when `seed` is given, else drawn from the
+ * agent's policy (`policy.forkSeed()`) in scenario order before any episode runs.
  */
 export async function runEpisodes(
   agent: Agent,
@@ -182,5 +208,12 @@ export async function runEpisodes(
   scenarios: readonly Scenario[],
   options: Omit<EpisodeOptions, "scenario"> = {},
 ): Promise<MultiTurnTrajectory[]> {
-  return Promise.all(scenarios.map((scenario) => runEpisode(agent, environment, { ...options, scenario })));
+  const base = options.seed;
+  const seeds = scenarios.map((_, i) => (base === undefined ? episodeSeed(agent, undefined) : deriveSeed(base, i)));
+  return Promise.all(scenarios.map((scenario, i) => {
+    const episode: EpisodeOptions = { ...options, scenario };
+    delete episode.seed;
+    if (seeds[i] !== undefined) episode.seed = seeds[i];
+    return runEpisode(agent, environment, episode);
+  }));
 }

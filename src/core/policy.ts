@@ -46,6 +46,16 @@ export interface SamplingOptions {
    * Optional for policies: one that cannot stream may never call it.
    */
   onText?: (index: number, text: string) => void;
+  /**
+   * Seeds this call's sampling: conversation i samples from its own generator seeded with
+   * `deriveSeed(seed, i)` (src/core/rng.ts), so its tokens depend on this seed and its prompt only,
+   * not on which other calls share its batch, how a batch is split, or when the call was made. The
+   * episode runner gives every generate call of an episode its own seed (`TurnOptions.seeds`).
+   * Without it, a policy with an RNG draws the rows' seeds from that RNG in batch order. It does
+   * not keep calls with different seeds out of one batch. Optional for policies (scripted doubles
+   * and remote endpoints may ignore it).
+   */
+  seed?: number;
 }
 
 /** One sampled completion. */
@@ -75,6 +85,13 @@ export interface Policy {
    * `conversations[i]` is the full message list (system prompt included) for completion i.
    */
   generate(conversations: ChatMessage[][], options: SamplingOptions): Promise<Generation[]>;
+  /**
+   * Draws a seed from the policy's own seeded RNG (advancing it by one draw). The episode runner
+   * calls it once per episode, in the order episodes start, for that episode's sampling seeds
+   * (`SamplingOptions.seed`), so a policy seed (and a checkpoint's saved RNG state) still fixes every
+   * sample. Policies without an RNG omit it: their episodes' calls then carry no seed.
+   */
+  forkSeed?(): number;
   /** Frees resources (tensors, workers). */
   dispose?(): void;
 }

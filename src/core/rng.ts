@@ -89,3 +89,56 @@ export class Rng {
     return Rng.fromSeed(Math.floor(this.next() * 0x7fffffff));
   }
 }
+
+/** murmur3's 32-bit finaliser: every input bit affects every output bit. */
+function mix32(x: number): number {
+  let h = x | 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h;
+}
+
+/**
+ * The seed of sub-stream `index` of `seed`: an integer in [0, 2^31), a fixed function of both (a
+ * 32-bit hash), so different `(seed, index)` pairs give unrelated seeds. Used to give every generate
+ * call of an episode, and every conversation of a seeded call, its own generator
+ * (`Rng.fromSeed(deriveSeed(seed, k))`) without any shared state.
+ */
+export function deriveSeed(seed: number, index: number): number {
+  if (!Number.isInteger(seed) || !Number.isInteger(index) || index < 0) {
+    throw new GrpoError("invalid_argument", "deriveSeed needs an integer seed and an index ≥ 0.", {
+      field: "seed", value: { seed, index }, expected: "integers, index ≥ 0",
+    });
+  }
+  return mix32(mix32(seed ^ 0x5bd1e995) ^ Math.imul(index + 1, 0x9e3779b9)) >>> 1;
+}
+
+/**
+ * The sampling seeds of one episode: its generate calls take them in order, call k getting
+ * `deriveSeed(seed, k)`. The episode runner makes one per episode and passes it to the agent
+ * (`TurnOptions.seeds`), so what an episode samples depends on its seed and its own history only,
+ * not on which other episodes share a batch or when its requests reach the policy.
+ */
+export class SeedStream {
+  private calls = 0;
+
+  /** `seed`: the episode's seed (any integer). */
+  constructor(readonly seed: number) {
+    if (!Number.isInteger(seed)) {
+      throw new GrpoError("invalid_argument", "An episode seed must be an integer.", { field: "seed", value: seed, expected: "an integer, e.g. 42" });
+    }
+  }
+
+  /** The seed of the next generate call (`deriveSeed(seed, k)` for the k-th call, from 0). */
+  next(): number {
+    return deriveSeed(this.seed, this.calls++);
+  }
+
+  /** How many seeds were taken so far. */
+  get taken(): number {
+    return this.calls;
+  }
+}

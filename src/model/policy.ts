@@ -5,12 +5,19 @@
  * Concurrent `generate` calls are coalesced: every call that arrives in the same event-loop turn
  * (e.g. the `numGenerations` episodes of a group, each asking for its next turn) is sampled as one
  * batch through the KV cache. Agents stay simple (one call per turn) and rollouts still batch.
- * Requests are served in arrival order, which is deterministic, so a seed fixes every sample.
+ *
+ * Every row samples from its own generator: seeded from the call's `SamplingOptions.seed` when it
+ * has one (the episode runner gives each call of an episode its own), else from the policy's RNG in
+ * batch order. With a local model, batches run one after the other. With a pipelined
+ * {@link Sampler} (the distributed trainer's workers), a batch is flushed without waiting for the
+ * previous one and each caller is resolved as soon as its own rows are sampled, so an episode can
+ * go on to its next turn while other rows of its batch are still being sampled; seeded calls still
+ * sample exactly what they would alone.
  */
 import path from "node:path";
 import { GrpoError } from "../core/errors.js";
 import type { ChatMessage, Generation, Policy, SamplingOptions, ToolSchema } from "../core/policy.js";
-import { Rng, type RngState } from "../core/rng.js";
+import { deriveSeed, Rng, type RngState } from "../core/rng.js";
 import { selectBackend } from "./backend.js";
 import { generate, type GenerateResult } from "./generate.js";
 import { ChatTokenizer, type StreamDecoder } from "./tokenizer.js";
@@ -84,12 +91,27 @@ export function sampleLocally(
   });
 }
 
+/** Some rows of a {@link SampleRequest}, sampled: `results[j]` is row `rows[j]`'s. */
+export interface SampledRows {
+  rows: number[];
+  results: GenerateResult[];
+}
+
 /**
  * Samples {@link SampleRequest}s somewhere else than the policy's own model (see {@link TfPolicy.sampler}).
- * With `encodesChats: true` it encodes the conversations itself: requests then carry `chats` instead
- * of `promptIds` (the distributed trainer's workers hold a replica of the tokenizer).
+ * Resolves to every row's result, in row order.
+ *
+ * - `encodesChats: true`: it encodes the conversations itself; requests then carry `chats` instead
+ *   of `promptIds` (the distributed trainer's workers hold a replica of the tokenizer).
+ * - `pipelined: true`: it may be called again before earlier calls resolve (several batches in
+ *   flight), and it reports rows as they are done through `onRows` (each row at most once, before
+ *   the returned promise resolves). The policy then flushes each batch without waiting for the
+ *   previous one, and resolves each `generate` call as soon as all of its rows were reported.
  */
-export type Sampler = ((request: SampleRequest, signal?: AbortSignal) => Promise<GenerateResult[]>) & { encodesChats?: boolean };
+export type Sampler = ((request: SampleRequest, signal?: AbortSignal, onRows?: (part: SampledRows) => void) => Promise<GenerateResult[]>) & {
+  encodesChats?: boolean;
+  pipelined?: boolean;
+};
 
 interface PendingRequest {
   conversations: ChatMessage[][];
@@ -108,6 +130,11 @@ export interface TfPolicyLoadOptions {
 
 function optionsKey(o: SamplingOptions): string {
   return JSON.stringify([o.temperature, o.topP, o.topK, o.maxNewTokens, o.stop ?? [], o.tools ?? []]);
+}
+
+/** The non-empty stop strings of a call. */
+function stopStrings(options: SamplingOptions): string[] {
+  return (options.stop ?? []).filter((s) => s.length > 0);
 }
 
 /** The listener of completion `index` of a request, if it streams. */
@@ -193,21 +220,37 @@ export class TfPolicy implements Policy {
     this.rng = Rng.fromState(state);
   }
 
+  /**
+   * A seed drawn from the policy's RNG (one draw): the episode runner calls it once per episode, in
+   * the order episodes start, and seeds the episode's calls from it (`SamplingOptions.seed`). Part of
+   * the RNG state that checkpoints save, so a resumed run draws the same episode seeds.
+   */
+  forkSeed(): number {
+    return this.rng.int(0x7fffffff);
+  }
+
   /** Samples one completion per conversation; concurrent calls share one batch. */
   generate(conversations: ChatMessage[][], options: SamplingOptions): Promise<Generation[]> {
     return new Promise((resolve, reject) => {
       this.queue.push({ conversations, options, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        // Wait for the previous batch, then let every caller of this turn enqueue before sampling.
-        this.busy = this.busy.then(() => new Promise<void>((done) => setImmediate(() => {
+        // Let every caller of this turn enqueue before sampling. A local model (or a sampler that is
+        // not pipelined) takes one batch at a time, so wait for the previous batch first.
+        const flushSoon = () => new Promise<void>((done) => setImmediate(() => {
           this.flushScheduled = false;
           this.flush().then(done, done);
-        })));
+        }));
+        if (this.sampler?.pipelined === true) void flushSoon();
+        else this.busy = this.busy.then(flushSoon);
       }
     });
   }
 
+  /**
+   * Samples the queued requests: one batch per set of sampling options (the seed is not part of
+   * them). A pipelined sampler gets the batches at once, others one after the other.
+   */
   private async flush(): Promise<void> {
     const requests = this.queue;
     this.queue = [];
@@ -216,62 +259,106 @@ export class TfPolicy implements Policy {
       const key = optionsKey(r.options);
       byOptions.set(key, [...(byOptions.get(key) ?? []), r]);
     }
-    for (const group of byOptions.values()) {
-      try {
-        const generations = await this.sampleBatch(group.flatMap((r) => r.conversations), group[0].options,
-          group.map((r) => r.options.signal).filter((s): s is AbortSignal => s !== undefined),
-          group.flatMap((r) => r.conversations.map((_, i) => textListener(r.options, i))));
-        let offset = 0;
-        for (const r of group) {
-          r.resolve(generations.slice(offset, offset + r.conversations.length));
-          offset += r.conversations.length;
-        }
-      } catch (error) {
-        for (const r of group) r.reject(error);
-      }
+    if (this.sampler?.pipelined === true) {
+      await Promise.all([...byOptions.values()].map((group) => this.sampleGroup(group)));
+    } else {
+      for (const group of byOptions.values()) await this.sampleGroup(group);
     }
   }
 
-  private async sampleBatch(
-    conversations: ChatMessage[][],
-    options: SamplingOptions,
-    signals: AbortSignal[],
-    listeners: Array<((text: string) => void) | undefined> = [],
-  ): Promise<Generation[]> {
+  /**
+   * Samples requests that share their sampling options as one batch and settles each: as soon as
+   * its rows are in when the sampler reports rows early (pipelined), else when the batch is done.
+   */
+  private async sampleGroup(group: PendingRequest[]): Promise<void> {
+    const options = group[0].options;
+    const conversations = group.flatMap((r) => r.conversations);
+    const owner = group.flatMap((r, k) => r.conversations.map(() => k)); // row -> index in group
+    const first: number[] = []; // index in group -> its first row
+    let rows = 0;
+    for (const r of group) {
+      first.push(rows);
+      rows += r.conversations.length;
+    }
+    const missing = group.map((r) => r.conversations.length);
+    const results: Array<Generation | undefined> = new Array(conversations.length).fill(undefined);
+    const settled = group.map(() => false);
+    const settle = (k: number) => {
+      if (settled[k]) return;
+      settled[k] = true;
+      const n = group[k].conversations.length;
+      group[k].resolve(n === 0 ? [] : results.slice(first[k], first[k] + n) as Generation[]);
+    };
+    const receive = (part: SampledRows) => {
+      part.rows.forEach((row, j) => {
+        if (results[row] !== undefined) return;
+        results[row] = this.toGeneration(part.results[j], options);
+        if (--missing[owner[row]] === 0) settle(owner[row]);
+      });
+    };
+    try {
+      const all = await this.sampleBatch(group, receive);
+      receive({ rows: all.map((_, row) => row), results: all });
+      group.forEach((_, k) => settle(k));
+    } catch (error) {
+      group.forEach((r, k) => {
+        if (settled[k]) return;
+        settled[k] = true;
+        r.reject(error);
+      });
+    }
+  }
+
+  /**
+   * Every row's seed: from its call's `seed` (`deriveSeed(seed, i)` for the call's conversation i),
+   * else drawn from the policy's RNG, in row order.
+   */
+  private rowSeeds(group: PendingRequest[]): number[] {
+    return group.flatMap((r) => {
+      const seed = r.options.seed;
+      return r.conversations.map((_, i) => (seed === undefined ? this.rng.int(0x7fffffff) : deriveSeed(seed, i)));
+    });
+  }
+
+  /** Builds the batch's {@link SampleRequest} and samples it (locally or with the sampler). */
+  private async sampleBatch(group: PendingRequest[], onRows: (part: SampledRows) => void): Promise<GenerateResult[]> {
+    const options = group[0].options;
+    const conversations = group.flatMap((r) => r.conversations);
+    const signals = group.map((r) => r.options.signal).filter((s): s is AbortSignal => s !== undefined);
+    const listeners = group.flatMap((r) => r.conversations.map((_, i) => textListener(r.options, i)));
     const remoteEncoding = this.sampler?.encodesChats === true;
     const prompts = remoteEncoding ? [] : conversations.map((messages) =>
       this.tokenizer.encodeChat(messages, { addGenerationPrompt: true, tools: options.tools }));
-    const stops = (options.stop ?? []).filter((s) => s.length > 0);
-    // One generator per row, forked from the policy's RNG in row order: a row's samples then do not
-    // depend on which rows share its batch, so a batch split across workers samples the same tokens.
+    // One generator per row: a row's samples then do not depend on which rows share its batch, so a
+    // batch split across workers samples the same tokens.
     const request: SampleRequest = {
       promptIds: prompts,
       ...(remoteEncoding ? { chats: { messages: conversations, ...(options.tools === undefined ? {} : { tools: options.tools }) } } : {}),
-      rowSeeds: conversations.map(() => this.rng.int(0x7fffffff)),
+      rowSeeds: this.rowSeeds(group),
       maxNewTokens: options.maxNewTokens,
       temperature: options.temperature,
       topK: options.topK,
       topP: options.topP,
       eosTokenIds: this.eosTokenIds,
-      stop: stops,
+      stop: stopStrings(options),
     };
     const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     const streaming = listeners.some((l) => l !== undefined);
-    const results = this.sampler
-      ? await this.sampler(request, signal)
-      : await sampleLocally(this.model, this.tokenizer, request, signal, streaming ? (row, text) => listeners[row]?.(text) : undefined);
-    return results.map((r) => {
-      const last = r.tokenIds[r.tokenIds.length - 1];
-      const body = r.finishReason === "stop" && this.eosTokenIds.includes(last) ? r.tokenIds.slice(0, -1) : r.tokenIds;
-      const text = cutAfterStop(this.tokenizer.decode(body, { skipSpecialTokens: true }), stops);
-      return {
-        text,
-        promptTokenIds: r.promptTokenIds,
-        tokenIds: r.tokenIds,
-        logprobs: r.logprobs,
-        finishReason: r.finishReason,
-      };
-    });
+    if (this.sampler) return this.sampler(request, signal, onRows);
+    return sampleLocally(this.model, this.tokenizer, request, signal, streaming ? (row, text) => listeners[row]?.(text) : undefined);
+  }
+
+  /** A sampled row as the caller sees it: decoded text (stop strings cut after), tokens, log-probs. */
+  private toGeneration(r: GenerateResult, options: SamplingOptions): Generation {
+    const last = r.tokenIds[r.tokenIds.length - 1];
+    const body = r.finishReason === "stop" && this.eosTokenIds.includes(last) ? r.tokenIds.slice(0, -1) : r.tokenIds;
+    return {
+      text: cutAfterStop(this.tokenizer.decode(body, { skipSpecialTokens: true }), stopStrings(options)),
+      promptTokenIds: r.promptTokenIds,
+      tokenIds: r.tokenIds,
+      logprobs: r.logprobs,
+      finishReason: r.finishReason,
+    };
   }
 
   /** Frees the model's tensors. */

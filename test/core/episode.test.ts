@@ -15,6 +15,7 @@ import { rewardFunction } from "../../src/core/reward.js";
 import { GrpoError } from "../../src/core/errors.js";
 import type { ChatMessage, Generation, Policy, SamplingOptions } from "../../src/core/policy.js";
 import { ScriptedPolicy } from "../helpers/scripted-policy.js";
+import { deriveSeed, SeedStream } from "../../src/core/rng.js";
 
 async function scriptedAgent(replies: string[] | ((m: ChatMessage[], i: number) => string), systemPrompt = "SYS") {
   const policy = new ScriptedPolicy(replies);
@@ -233,5 +234,59 @@ describe("runEpisodes", () => {
     expect(trajectories.map((t) => t.scenarioId)).toEqual(["a", "b", "c"]);
     expect(trajectories.map((t) => t.turns[t.turns.length - 1].content)).toEqual(["re: bye a", "re: bye b", "re: bye c"]);
     expect(maxInFlight).toBe(3);
+  });
+
+  it("gives each episode its own seed stream: drawn from the policy in scenario order, or derived from a given seed", async () => {
+    // A scripted policy with a forkSeed hook that hands out 100, 101, …; generate records the seeds.
+    const policy = new ScriptedPolicy((m) => `re: ${m[m.length - 1].content}`, { delayMs: 1 });
+    let draws = 0;
+    const withHook = Object.assign(policy, { forkSeed: () => 100 + draws++ });
+    const agent = new MultiTurnAgent({ modelName: "scripted" }, { policy: withHook });
+    await agent.initialize();
+    const scenarios = ["a", "b", "c"].map((id) => ({ id, userResponses: [`hello ${id}`, `more ${id}`, `bye ${id}`] }));
+    const env = new ConversationEnvironment({ scenarios, maxTurns: 2 });
+    const seedsOf = (id: string) => policy.calls
+      .filter((c) => c.conversations[0].some((m) => m.content === `hello ${id}`))
+      .map((c) => c.options.seed);
+    await runEpisodes(agent, env, scenarios);
+    expect(draws).toBe(3);
+    // Episode i (scenario order) got seed 100 + i; its call k samples with deriveSeed(100 + i, k).
+    scenarios.forEach(({ id }, i) => expect(seedsOf(id)).toEqual([deriveSeed(100 + i, 0), deriveSeed(100 + i, 1)]));
+
+    policy.calls.length = 0;
+    await runEpisodes(agent, env, scenarios, { seed: 7 });
+    expect(draws).toBe(3); // a given seed draws nothing from the policy
+    scenarios.forEach(({ id }, i) => {
+      const stream = new SeedStream(deriveSeed(7, i));
+      expect(seedsOf(id)).toEqual([stream.next(), stream.next()]);
+    });
+
+    policy.calls.length = 0;
+    await runEpisode(agent, env, { scenario: scenarios[0], seed: 7 });
+    expect(policy.calls.map((c) => c.options.seed)).toEqual([deriveSeed(7, 0), deriveSeed(7, 1)]);
+  });
+
+  it("passes no seed to a policy without forkSeed (its calls keep the policy's own sampling)", async () => {
+    const { agent, policy } = await scriptedAgent(["ok"]);
+    await runEpisodes(agent, new ConversationEnvironment({ scenarios: [{ id: "a", userResponses: ["hi"] }] }), [{ id: "a", userResponses: ["hi"] }]);
+    expect(policy.calls.length).toBeGreaterThan(0);
+    expect(policy.calls.every((c) => !("seed" in c.options))).toBe(true);
+  });
+});
+
+describe("deriveSeed", () => {
+  it("is a fixed function of (seed, index) into [0, 2^31), with no collisions over a small grid", () => {
+    expect(deriveSeed(42, 3)).toBe(deriveSeed(42, 3));
+    const seen = new Set<number>();
+    for (let seed = -50; seed < 50; seed++) {
+      for (let index = 0; index < 50; index++) {
+        const s = deriveSeed(seed, index);
+        expect(Number.isInteger(s) && s >= 0 && s < 2 ** 31).toBe(true);
+        seen.add(s);
+      }
+    }
+    expect(seen.size).toBe(100 * 50);
+    expect(() => deriveSeed(1.5, 0)).toThrow(GrpoError);
+    expect(() => deriveSeed(1, -1)).toThrow(GrpoError);
   });
 });

@@ -8,7 +8,8 @@ import { ConversationEnvironment } from "../../src/core/environment.js";
 import { runEpisode } from "../../src/core/episode.js";
 import type { ChatMessage, SamplingOptions } from "../../src/core/policy.js";
 import { selectBackend } from "../../src/model/backend.js";
-import { sampleLocally, TfPolicy, type SampleRequest } from "../../src/model/policy.js";
+import { sampleLocally, TfPolicy, type SampledRows, type SampleRequest } from "../../src/model/policy.js";
+import { deriveSeed } from "../../src/core/rng.js";
 import { loadPolicy, registerTfPolicyResolver, resolveModelFolder } from "../../src/model/registry.js";
 import { makeTinyModel } from "../helpers/tiny-model.js";
 
@@ -145,6 +146,87 @@ describe("TfPolicy", () => {
       if (i > 0) expect(t.startsWith(streamed[i - 1])).toBe(true);
     });
     expect(streamed.at(-1)).toBe(cut.text);
+  });
+});
+
+describe("TfPolicy seeds and pipelined samplers", () => {
+  const prompts = ["one", "two", "three", "four"].map(conv);
+  const tokensOf = (gs: Array<{ tokenIds: number[] }>) => gs.map((g) => g.tokenIds);
+
+  it("samples a seeded call the same alone or batched with other calls in any order, without touching the policy's RNG", async () => {
+    const a = await TfPolicy.fromFolder(dir, { seed: 5 });
+    const alone: number[][] = [];
+    for (const [i, p] of prompts.entries()) alone.push((await a.generate([p], { ...sampling, seed: 100 + i }))[0].tokenIds);
+    const b = await TfPolicy.fromFolder(dir, { seed: 99 });
+    const batchSizes: number[] = [];
+    b.sampler = (request, signal) => {
+      batchSizes.push(request.rowSeeds.length);
+      return sampleLocally(b.model, b.tokenizer, request, signal);
+    };
+    const state = b.getRngState();
+    const reversed = await Promise.all([...prompts.entries()].reverse().map(([i, p]) => b.generate([p], { ...sampling, seed: 100 + i })));
+    expect(batchSizes).toEqual([4]); // different seeds still share one batch
+    expect(tokensOf(reversed.reverse().flat())).toEqual(alone);
+    expect(b.getRngState()).toEqual(state); // seeded rows draw nothing from the policy's RNG
+    // A seeded call with several conversations: conversation i samples with deriveSeed(seed, i).
+    const many = await b.generate(prompts.slice(0, 2), { ...sampling, seed: 7 });
+    const direct = await sampleLocally(a.model, a.tokenizer, {
+      promptIds: prompts.slice(0, 2).map((m) => a.tokenizer.encodeChat(m, { addGenerationPrompt: true })),
+      rowSeeds: [deriveSeed(7, 0), deriveSeed(7, 1)], maxNewTokens: sampling.maxNewTokens, temperature: 1, topK: 0, topP: 1,
+      eosTokenIds: a.eosTokenIds, stop: [],
+    });
+    expect(tokensOf(many)).toEqual(tokensOf(direct));
+    // forkSeed draws from the RNG, so it is part of the state checkpoints save.
+    const s0 = b.getRngState();
+    const drawn = b.forkSeed();
+    b.setRngState(s0);
+    expect(b.forkSeed()).toBe(drawn);
+  });
+
+  it("with a pipelined sampler, resolves a caller as soon as its rows are in, before a slower part of the same batch, and flushes the next batch without waiting", async () => {
+    const reference = await TfPolicy.fromFolder(dir, { seed: 5 });
+    const expected = await Promise.all(prompts.slice(0, 3).map((p, i) => reference.generate([p], { ...sampling, seed: 10 + i })));
+    const policy = await TfPolicy.fromFolder(dir, { seed: 5 });
+    let release = (): void => undefined;
+    const slowPart = new Promise<void>((resolve) => { release = resolve; });
+    const batchSizes: number[] = [];
+    // Row 0 of every batch comes back at once; the other rows only when `release()` is called.
+    policy.sampler = Object.assign(async (request: SampleRequest, signal?: AbortSignal, onRows?: (part: SampledRows) => void) => {
+      batchSizes.push(request.rowSeeds.length);
+      const results = await sampleLocally(policy.model, policy.tokenizer, request, signal);
+      onRows?.({ rows: [0], results: [results[0]] });
+      await slowPart;
+      onRows?.({ rows: results.slice(1).map((_, j) => j + 1), results: results.slice(1) });
+      return results;
+    }, { pipelined: true });
+    const fast = policy.generate([prompts[0]], { ...sampling, seed: 10 });
+    let slowDone = false;
+    const slow = policy.generate([prompts[1]], { ...sampling, seed: 11 }).then((g) => { slowDone = true; return g; });
+    const fastResult = await fast;
+    expect(slowDone).toBe(false); // the batch's other row is still being sampled
+    // A next call is sampled while the first batch is still in flight.
+    const next = await policy.generate([prompts[2]], { ...sampling, seed: 12 });
+    expect(batchSizes).toEqual([2, 1]);
+    expect(slowDone).toBe(false);
+    release();
+    const slowResult = await slow;
+    expect(tokensOf([fastResult[0], slowResult[0], next[0]])).toEqual(tokensOf(expected.flat()));
+  });
+
+  it("with a pipelined sampler that fails after reporting some rows, keeps the callers it resolved and rejects the others", async () => {
+    const policy = await TfPolicy.fromFolder(dir, { seed: 5 });
+    policy.sampler = Object.assign(async (request: SampleRequest, signal?: AbortSignal, onRows?: (part: SampledRows) => void) => {
+      const results = await sampleLocally(policy.model, policy.tokenizer, request, signal);
+      onRows?.({ rows: [0], results: [results[0]] });
+      throw new Error("worker lost");
+    }, { pipelined: true });
+    const [done, failed] = await Promise.allSettled([
+      policy.generate([prompts[0]], { ...sampling, seed: 1 }),
+      policy.generate([prompts[1]], { ...sampling, seed: 2 }),
+    ]);
+    expect(done.status).toBe("fulfilled");
+    expect(failed.status).toBe("rejected");
+    expect(String((failed as PromiseRejectedResult).reason)).toContain("worker lost");
   });
 });
 

@@ -3,8 +3,11 @@
  *
  * Each worker thread is a policy replica on its own TensorFlow.js backend (wasm is single-threaded,
  * so N workers use N cores). One step:
- *   rollouts: every sampling batch of the step's episodes is split by rows across the workers
- *     (each row samples from its own seeded generator, so the split changes no sample);
+ *   rollouts: every sampling batch of the step's episodes is split by rows across the workers by
+ *     load (rows go to the workers with the fewest rows pending), and each worker's part is handed
+ *     back as soon as it is sampled, so episodes whose rows are done go on to their next turn while
+ *     the other worker still samples (pipelined); each row samples from its own generator, seeded
+ *     per episode, so neither the split nor the timing changes a sample;
  *     environments and rewards run here, in the coordinating thread;
  *   gradients: the step's micro-batches (≥ one per worker) are sharded across the workers; each
  *     returns the summed gradient of its shard, and the coordinator adds the shards in worker order.
@@ -20,7 +23,7 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { GrpoError } from "../../core/errors.js";
-import type { SampleRequest } from "../../model/policy.js";
+import type { SampledRows, SampleRequest } from "../../model/policy.js";
 import type { GenerateResult } from "../../model/generate.js";
 import type { PaddedBatch } from "../batch.js";
 import { addSums, emptySums, type PassLossOptions } from "../gradients.js";
@@ -81,6 +84,23 @@ function evenRanges(n: number, parts: number): Array<[number, number]> {
   return out;
 }
 
+/**
+ * How many of `n` new rows each worker gets, given the rows it still has to sample (`pending`):
+ * row by row to the worker with the fewest rows then (ties: the lower index), i.e. idle workers are
+ * filled first and the pending rows end up as even as they can be.
+ */
+export function shareByLoad(n: number, pending: readonly number[]): number[] {
+  const load = [...pending];
+  const counts = pending.map(() => 0);
+  for (let row = 0; row < n; row++) {
+    let k = 0;
+    for (let j = 1; j < load.length; j++) if (load[j] < load[k]) k = j;
+    load[k] += 1;
+    counts[k] += 1;
+  }
+  return counts;
+}
+
 /** A worker thread and its pending requests. */
 class WorkerClient {
   private readonly worker: Worker;
@@ -134,6 +154,8 @@ export class DistributedTrainer extends GRPOTrainer {
   /** The hash all replicas agreed on at the last check. */
   lastWeightsHash?: string;
   private workers: WorkerClient[] = [];
+  /** Rows sent to each worker for sampling and not answered yet (its sampling load). */
+  private pendingRows: number[] = [];
 
   private constructor(init: TrainerInit, numWorkers: number, hashCheckSteps: number) {
     super(init);
@@ -178,6 +200,7 @@ export class DistributedTrainer extends GRPOTrainer {
     // Every replica must run the same backend for bit-identical updates.
     const backend = gpus ? "tensorflow-gpu" : tf.getBackend() === "tensorflow" ? "tensorflow" : tf.getBackend();
     this.workers = Array.from({ length: this.numWorkers }, (_, k) => new WorkerClient(k, { ...process.env, GRPO_BACKEND: backend }));
+    this.pendingRows = this.workers.map(() => 0);
     const model = this.policy.model;
     const init: ReplicaInit = {
       modelConfig: model.config,
@@ -188,28 +211,48 @@ export class DistributedTrainer extends GRPOTrainer {
       reference: this.reference ? await toArrays(this.reference) : undefined,
     };
     await Promise.all(this.workers.map((w) => w.request({ type: "init", init })));
-    this.policy.sampler = Object.assign((request: SampleRequest) => this.sampleOnWorkers(request), { encodesChats: true });
+    this.policy.sampler = Object.assign(
+      (request: SampleRequest, _signal?: AbortSignal, onRows?: (part: SampledRows) => void) => this.sampleOnWorkers(request, onRows),
+      { encodesChats: true, pipelined: true },
+    );
     await this.checkReplicas();
   }
 
   /**
-   * Splits a sampling batch by rows across the workers and joins the results in row order. The
+   * Splits a sampling batch by rows across the workers by load ({@link shareByLoad}: contiguous row
+   * ranges, in worker order) and hands each worker's rows to `onRows` as soon as that worker is
+   * done; resolves to all rows in row order. Several batches may be in flight (the policy does not
+   * wait for one before flushing the next); each worker samples its requests one at a time. The
    * workers also encode their rows' conversations (`encodesChats`), in parallel: on the
    * coordinating thread that was serial time between turns.
    */
-  private async sampleOnWorkers(request: SampleRequest): Promise<GenerateResult[]> {
+  private async sampleOnWorkers(request: SampleRequest, onRows?: (part: SampledRows) => void): Promise<GenerateResult[]> {
     const chats = request.chats;
-    const ranges = evenRanges(request.rowSeeds.length, this.workers.length).filter(([a, b]) => b > a);
-    const parts = await Promise.all(ranges.map(([a, b], k) => this.workers[k].request<GenerateResult[]>({
-      type: "sample",
-      request: {
-        ...request,
-        promptIds: request.promptIds.slice(a, b),
-        ...(chats === undefined ? {} : { chats: { ...chats, messages: chats.messages.slice(a, b) } }),
-        rowSeeds: request.rowSeeds.slice(a, b),
-      },
-    })));
-    return parts.flat();
+    const counts = shareByLoad(request.rowSeeds.length, this.pendingRows);
+    let start = 0;
+    const parts = counts.map((count, k) => {
+      const [a, b] = [start, start + count];
+      start = b;
+      if (count === 0) return Promise.resolve([]);
+      this.pendingRows[k] += count;
+      return this.workers[k].request<GenerateResult[]>({
+        type: "sample",
+        request: {
+          ...request,
+          promptIds: request.promptIds.slice(a, b),
+          ...(chats === undefined ? {} : { chats: { ...chats, messages: chats.messages.slice(a, b) } }),
+          rowSeeds: request.rowSeeds.slice(a, b),
+        },
+      }).then((results) => {
+        this.pendingRows[k] -= count;
+        onRows?.({ rows: results.map((_, j) => a + j), results });
+        return results;
+      }, (error: unknown) => {
+        this.pendingRows[k] -= count;
+        throw error;
+      });
+    });
+    return (await Promise.all(parts)).flat();
   }
 
   protected override microBatchCount(needed: number): number {
