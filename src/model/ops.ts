@@ -251,22 +251,32 @@ export function geluTanh<T extends tf.Tensor>(x: T): T {
 // ---------------------------------------------------------------------------------------------
 // Rotary position embedding (RoPE)
 
-const inverseFrequencyCache = new Map<string, Float64Array>();
+const angleTableCache = new Map<string, { cos: Float64Array; sin: Float64Array }>();
 
 /**
- * RoPE's inverse frequencies θ_j = base^(−2j / headSize), j < headSize / 2 (GPT-NeoX and Llama's
- * "rotate half" layout: channel j is paired with channel j + headSize / 2).
+ * cos and sin of `position · θ_j` for positions 0 … `positions − 1`, laid out (position, j) with
+ * θ_j = base^(−2j / headSize), j < headSize / 2 (GPT-NeoX and Llama's "rotate half" layout: channel
+ * j is paired with channel j + headSize / 2). Computed once per (headSize, base) and grown on demand.
  */
-export function rotaryInverseFrequencies(headSize: number, base: number): Float64Array {
+function angleTable(headSize: number, base: number, positions: number): { cos: Float64Array; sin: Float64Array } {
   const key = `${headSize}/${base}`;
-  let inv = inverseFrequencyCache.get(key);
-  if (inv === undefined) {
-    const half = headSize / 2;
-    inv = new Float64Array(half);
-    for (let j = 0; j < half; j++) inv[j] = Math.pow(base, (-2 * j) / headSize);
-    inverseFrequencyCache.set(key, inv);
+  const half = headSize / 2;
+  let table = angleTableCache.get(key);
+  if (table === undefined || table.cos.length < positions * half) {
+    const rows = Math.max(positions, 2 * ((table?.cos.length ?? 0) / half), 64);
+    const cos = new Float64Array(rows * half);
+    const sin = new Float64Array(rows * half);
+    for (let j = 0; j < half; j++) {
+      const inverseFrequency = Math.pow(base, (-2 * j) / headSize);
+      for (let p = 0; p < rows; p++) {
+        cos[p * half + j] = Math.cos(p * inverseFrequency);
+        sin[p * half + j] = Math.sin(p * inverseFrequency);
+      }
+    }
+    table = { cos, sin };
+    angleTableCache.set(key, table);
   }
-  return inv;
+  return table;
 }
 
 /**
@@ -274,15 +284,17 @@ export function rotaryInverseFrequencies(headSize: number, base: number): Float6
  * N position ids, to be viewed as (B, 1, T, hs/2) by {@link applyRotary}.
  */
 export function rotaryTables(positions: ArrayLike<number>, headSize: number, base: number): { cos: Float32Array; sin: Float32Array } {
-  const inv = rotaryInverseFrequencies(headSize, base);
-  const half = inv.length;
+  const half = headSize / 2;
+  let longest = 0;
+  for (let n = 0; n < positions.length; n++) longest = Math.max(longest, positions[n] + 1);
+  const table = angleTable(headSize, base, longest);
   const cos = new Float32Array(positions.length * half);
   const sin = new Float32Array(positions.length * half);
   for (let n = 0; n < positions.length; n++) {
+    const from = positions[n] * half;
     for (let j = 0; j < half; j++) {
-      const angle = positions[n] * inv[j];
-      cos[n * half + j] = Math.cos(angle);
-      sin[n * half + j] = Math.sin(angle);
+      cos[n * half + j] = table.cos[from + j];
+      sin[n * half + j] = table.sin[from + j];
     }
   }
   return { cos, sin };
@@ -305,12 +317,11 @@ export function applyRotary(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D):
  * vectors of `headSize` floats starting at `offset`, all at position `position`.
  */
 export function rotateInPlace(data: Float32Array, offset: number, heads: number, headSize: number, position: number, base: number): void {
-  const inv = rotaryInverseFrequencies(headSize, base);
   const half = headSize / 2;
+  const table = angleTable(headSize, base, position + 1);
   for (let j = 0; j < half; j++) {
-    const angle = position * inv[j];
-    const c = Math.cos(angle);
-    const s = Math.sin(angle);
+    const c = table.cos[position * half + j];
+    const s = table.sin[position * half + j];
     for (let h = 0; h < heads; h++) {
       const i = offset + h * headSize + j;
       const x1 = data[i];
