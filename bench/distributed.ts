@@ -9,7 +9,13 @@
 // On Linux it also splits each round's CPU by thread (from /proc): the coordinating thread, each pool's
 // worker threads (the threads that appeared while that pool started) and the rest (V8's GC and
 // compiler helpers, libuv), so "cores obtained" can be read as who used them.
-// Options: --rounds N (default 5), --episodes N per round (default 32), --max-new-tokens N (default 48).
+// Both pools play the same episodes with the same seed each round, so a round samples the same tokens
+// with 1 and with 2 workers: the headline speed-up is the median over rounds of the two times' ratio
+// (the ratio of the two median throughputs is printed too). Each pool first plays --warmup rounds
+// that are not measured (JIT and wasm compilation in fresh worker threads made the first rounds of
+// 2 workers 15-20% slower).
+// Options: --rounds N (default 15), --warmup N (default 2), --episodes N per round (default 32),
+// --max-new-tokens N (default 48).
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -23,7 +29,8 @@ function argument(name: string, fallback: number): number {
   return i >= 0 ? Number.parseInt(process.argv[i + 1], 10) : fallback;
 }
 
-const rounds = argument("--rounds", 5);
+const rounds = argument("--rounds", 15);
+const warmup = argument("--warmup", 2);
 const episodes = argument("--episodes", 32);
 const maxNewTokens = argument("--max-new-tokens", 48);
 const uptime = () => execFileSync("uptime", { encoding: "utf8" }).trim();
@@ -92,6 +99,7 @@ function splitByThread(before: Map<number, number>, after: Map<number, number>, 
 const loadBefore = uptime();
 const pools = [await setup(1), await setup(2)];
 for (const p of pools) await p.round(); // warm-up (wasm compile, first batches)
+for (let r = 0; r < warmup; r++) for (const p of pools) await p.round();
 const perRound: Array<{ round: number; numWorkers: number; tokens: number; seconds: number; tokensPerS: number; mainBusyS: number; cpuS: number; coresUsed: number; threads: ThreadSplit }> = [];
 for (let r = 0; r < rounds; r++) {
   const order = r % 2 === 0 ? pools : [...pools].reverse();
@@ -106,7 +114,13 @@ for (let r = 0; r < rounds; r++) {
 const loadAfter = uptime();
 for (const p of pools) await p.trainer.close();
 const tps = (n: number) => median(perRound.filter((x) => x.numWorkers === n).map((x) => x.tokensPerS));
-const speedup = tps(2) / tps(1);
+const ratioOfMedians = tps(2) / tps(1);
+// Per round, 1 worker's time over 2 workers' (the same episodes and tokens in both).
+const roundRatios = [...new Set(perRound.map((x) => x.round))].map((r) => {
+  const time = (n: number) => perRound.find((x) => x.round === r && x.numWorkers === n)?.seconds ?? NaN;
+  return time(1) / time(2);
+});
+const speedup = median(roundRatios);
 // Work per token (CPU-seconds, all threads): equal for 1 and 2 workers means splitting costs nothing
 // extra, and the wall-clock speed-up is then the number of cores the machine gave the run.
 const cpuPerToken = (n: number) => median(perRound.filter((x) => x.numWorkers === n).map((x) => x.cpuS / x.tokens));
@@ -119,8 +133,8 @@ const threadMsPerToken = (n: number) => {
 };
 const summary = {
   what: "rollout throughput, quick_start agent on builtin:tiny-chat, DistributedTrainer worker threads",
-  episodesPerRound: episodes, maxNewTokens, rounds,
-  medianTokensPerS: { workers1: tps(1), workers2: tps(2) }, speedup,
+  episodesPerRound: episodes, maxNewTokens, rounds, warmupRounds: warmup,
+  medianTokensPerS: { workers1: tps(1), workers2: tps(2) }, speedup, ratioOfMedians, roundRatios,
   medianCpuMsPerToken: { workers1: 1000 * cpuPerToken(1), workers2: 1000 * cpuPerToken(2) },
   medianCoresUsed: { workers1: cores(1), workers2: cores(2) },
   medianThreadCpuMsPerToken: { workers1: threadMsPerToken(1), workers2: threadMsPerToken(2) },
@@ -132,7 +146,9 @@ console.log(`CPU per token: 1 worker ${(1000 * cpuPerToken(1)).toFixed(2)} ms, 2
   `cores obtained: ${cores(1).toFixed(2)} vs ${cores(2).toFixed(2)}`);
 const threadText = (n: number) => { const t = threadMsPerToken(n); return `main ${t.main.toFixed(2)} + workers ${t.workers.toFixed(2)} + other ${t.other.toFixed(2)}`; };
 console.log(`CPU ms per token by thread: 1 worker ${threadText(1)}; 2 workers ${threadText(2)}`);
-console.log(`median: 1 worker ${tps(1).toFixed(0)} tok/s, 2 workers ${tps(2).toFixed(0)} tok/s, speed-up ${speedup.toFixed(2)}x (target >= 1.6x)`);
+console.log(`per-round speed-ups: ${roundRatios.map((x) => x.toFixed(2)).join(" ")}`);
+console.log(`median: 1 worker ${tps(1).toFixed(0)} tok/s, 2 workers ${tps(2).toFixed(0)} tok/s (ratio ${ratioOfMedians.toFixed(2)}x); ` +
+  `median per-round speed-up ${speedup.toFixed(2)}x (target >= 1.6x)`);
 const out = path.join("bench", "results", "distributed.json");
 await mkdir(path.dirname(out), { recursive: true });
 await writeFile(out, `${JSON.stringify(summary, null, 2)}\n`);
