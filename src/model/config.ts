@@ -39,9 +39,46 @@ export interface ModelConfig {
   rotaryBase?: number;
 }
 
+/** RoPE's base wavelength when the config does not set `rotaryBase`. */
+export const DEFAULT_ROTARY_BASE = 10000;
+
 /** The position encoding of a config, with its default. */
 export function positionEncodingOf(config: ModelConfig): "learned" | "rotary" {
   return config.positionEncoding ?? "learned";
+}
+
+/** The parameters of one transformer block, in order (GPT-2 names). */
+const BLOCK_PARAMS = [
+  "ln_1.weight", "ln_1.bias",
+  "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias",
+  "ln_2.weight", "ln_2.bias",
+  "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias",
+] as const;
+
+/**
+ * The name and shape of every parameter of the transformer for `config`, in model order: `wte`,
+ * `wpe` (learned positions only), the blocks `h.{i}.*`, `ln_f`, and `lm_head` when the head is untied.
+ * Linear weights are Conv1D [in, out]; `c_attn` holds q|k|v side by side.
+ */
+export function parameterShapes(config: ModelConfig): Record<string, number[]> {
+  const { vocabSize: V, nPositions: P, nEmbd: C, nInner } = config;
+  const block: Record<(typeof BLOCK_PARAMS)[number], number[]> = {
+    "ln_1.weight": [C], "ln_1.bias": [C],
+    "attn.c_attn.weight": [C, 3 * C], "attn.c_attn.bias": [3 * C],
+    "attn.c_proj.weight": [C, C], "attn.c_proj.bias": [C],
+    "ln_2.weight": [C], "ln_2.bias": [C],
+    "mlp.c_fc.weight": [C, nInner], "mlp.c_fc.bias": [nInner],
+    "mlp.c_proj.weight": [nInner, C], "mlp.c_proj.bias": [C],
+  };
+  const shapes: Record<string, number[]> = { "wte.weight": [V, C] };
+  if (positionEncodingOf(config) === "learned") shapes["wpe.weight"] = [P, C];
+  for (let i = 0; i < config.nLayer; i++) {
+    for (const name of BLOCK_PARAMS) shapes[`h.${i}.${name}`] = [...block[name]];
+  }
+  shapes["ln_f.weight"] = [C];
+  shapes["ln_f.bias"] = [C];
+  if (!config.tieWordEmbeddings) shapes["lm_head.weight"] = [V, C];
+  return shapes;
 }
 
 const positiveInt = z.number().int().positive();
@@ -245,7 +282,7 @@ export function neoxConfigFromHF(json: unknown, source = "config.json"): ModelCo
     layerNormEpsilon: hf.layer_norm_eps ?? 1e-5,
     tieWordEmbeddings: hf.tie_word_embeddings ?? false,
     positionEncoding: "rotary",
-    rotaryBase: hf.rotary_emb_base ?? hf.rope_theta ?? 10000,
+    rotaryBase: hf.rotary_emb_base ?? hf.rope_theta ?? DEFAULT_ROTARY_BASE,
   };
   if (hf.bos_token_id !== undefined && hf.bos_token_id !== null) config.bosTokenId = hf.bos_token_id;
   if (hf.eos_token_id !== undefined && hf.eos_token_id !== null) config.eosTokenId = hf.eos_token_id;
@@ -254,7 +291,7 @@ export function neoxConfigFromHF(json: unknown, source = "config.json"): ModelCo
 
 /** Writes a rotary {@link ModelConfig} as a Hugging Face GPT-NeoX `config.json` object. */
 export function neoxConfigToHF(config: ModelConfig): Record<string, unknown> {
-  const base = config.rotaryBase ?? 10000;
+  const base = config.rotaryBase ?? DEFAULT_ROTARY_BASE;
   return {
     architectures: ["GPTNeoXForCausalLM"],
     model_type: "gpt_neox",

@@ -11,6 +11,7 @@
  * `dots`), then per layer keys (R, nh, P, hs) and values (R, nh, P, hs). A row that sits a call out gets zeros and mask 0 at its positions. Memories
  * of disposed stores are reused.
  */
+import { rotateInPlace } from "./rope.js";
 import { attentionLoops, wasmApi, type AttentionLoops, type WasmMemory } from "./simd.js";
 
 /** Added to the score of a key a query must not see (the composed attention uses the same value). */
@@ -245,8 +246,13 @@ export class KVStore {
    *
    * @param qkv - (rows.length, 3C): query, key and value of each input row, heads side by side
    * @param out - (rows.length, C): heads side by side, (R, nh, hs) -> (R, C)
+   * @param rotary - for a rotary model: each input row's position id and RoPE's base; the row's query
+   *   and key are rotated (in the store's copy of `qkv`) before the key is stored and attended with
    */
-  attend(layer: number, qkv: Float32Array, rows: ArrayLike<number>, position: number, out: Float32Array): void {
+  attend(
+    layer: number, qkv: Float32Array, rows: ArrayLike<number>, position: number, out: Float32Array,
+    rotary?: { positions: ArrayLike<number>; base: number },
+  ): void {
     const { heads, headSize: hs } = this;
     const C = heads * hs;
     const n = position + 1;
@@ -259,6 +265,12 @@ export class KVStore {
     const qkvAt = this.qkvAt;
     const loops = this.loops;
     heap.set(qkv, qkvAt); // copies within the memory below allocate nothing (this loop runs B·nh·layers times a step)
+    if (rotary !== undefined) {
+      for (let i = 0; i < rows.length; i++) {
+        rotateInPlace(heap, qkvAt + i * 3 * C, heads, hs, rotary.positions[i], rotary.base); // query
+        rotateInPlace(heap, qkvAt + i * 3 * C + C, heads, hs, rotary.positions[i], rotary.base); // key
+      }
+    }
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
       const biasRow = this.biasAt + row * this.capacityPositions;

@@ -25,64 +25,14 @@ import { z } from "zod";
 import { GrpoError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { parseWith } from "../core/validation.js";
-import { positionEncodingOf, validateModelConfig, type ModelConfig } from "./config.js";
+import { DEFAULT_ROTARY_BASE, parameterShapes, positionEncodingOf, validateModelConfig, type ModelConfig } from "./config.js";
 import { floatView, fusedAddLayerNorm, fusedGelu, fusedLayerNorm, hasDecodeKernels } from "./decode-kernels.js";
 import { KVStore, MASKED_SCORE } from "./kv-store.js";
-import { applyRotary, batchMatMul, embeddingLookup, geluTanh, linear, rotaryTables, rotateInPlace, targetLogSoftmax } from "./ops.js";
+import { applyRotary, batchMatMul, embeddingLookup, geluTanh, linear, targetLogSoftmax } from "./ops.js";
+import { rotaryTables } from "./rope.js";
 
 // ---------------------------------------------------------------------------------------------
 // Parameter names and shapes
-
-/** RoPE's base wavelength when the config does not set `rotaryBase`. */
-export const DEFAULT_ROTARY_BASE = 10000;
-
-const BLOCK_PARAMS = [
-  "ln_1.weight",
-  "ln_1.bias",
-  "attn.c_attn.weight",
-  "attn.c_attn.bias",
-  "attn.c_proj.weight",
-  "attn.c_proj.bias",
-  "ln_2.weight",
-  "ln_2.bias",
-  "mlp.c_fc.weight",
-  "mlp.c_fc.bias",
-  "mlp.c_proj.weight",
-  "mlp.c_proj.bias",
-] as const;
-
-function blockShapes(config: ModelConfig): Record<(typeof BLOCK_PARAMS)[number], number[]> {
-  const { nEmbd: c, nInner } = config;
-  return {
-    "ln_1.weight": [c],
-    "ln_1.bias": [c],
-    "attn.c_attn.weight": [c, 3 * c],
-    "attn.c_attn.bias": [3 * c],
-    "attn.c_proj.weight": [c, c],
-    "attn.c_proj.bias": [c],
-    "ln_2.weight": [c],
-    "ln_2.bias": [c],
-    "mlp.c_fc.weight": [c, nInner],
-    "mlp.c_fc.bias": [nInner],
-    "mlp.c_proj.weight": [nInner, c],
-    "mlp.c_proj.bias": [c],
-  };
-}
-
-function shapesOf(config: ModelConfig): Record<string, number[]> {
-  const shapes: Record<string, number[]> = {
-    "wte.weight": [config.vocabSize, config.nEmbd],
-  };
-  if (positionEncodingOf(config) === "learned") shapes["wpe.weight"] = [config.nPositions, config.nEmbd];
-  const block = blockShapes(config);
-  for (let i = 0; i < config.nLayer; i++) {
-    for (const name of BLOCK_PARAMS) shapes[`h.${i}.${name}`] = block[name];
-  }
-  shapes["ln_f.weight"] = [config.nEmbd];
-  shapes["ln_f.bias"] = [config.nEmbd];
-  if (!config.tieWordEmbeddings) shapes["lm_head.weight"] = [config.vocabSize, config.nEmbd];
-  return shapes;
-}
 
 /** The initial value of each parameter kind (GPT-2's init). */
 function initialStd(name: string, config: ModelConfig): number | "ones" | "zeros" {
@@ -438,11 +388,9 @@ function causalSelfAttention(
   let value = tf.transpose(tf.reshape(v, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nh, T, hs)
   let rawScores: tf.Tensor4D; // (B, nh, T, Tk)
   if (store === undefined) {
-    let keyT = tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 3, 1]) as tf.Tensor4D; // (B, nh, hs, T)
-    if (rotary !== null) {
-      const key = applyRotary(tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D, rotary.cos, rotary.sin); // (B, nh, T, hs)
-      keyT = tf.transpose(key, [0, 1, 3, 2]) as tf.Tensor4D;
-    }
+    const keyT = rotary === null
+      ? tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 3, 1]) as tf.Tensor4D // (B, nh, hs, T)
+      : tf.transpose(applyRotary(tf.transpose(tf.reshape(k, [B, T, nh, hs]), [0, 2, 1, 3]) as tf.Tensor4D, rotary.cos, rotary.sin), [0, 1, 3, 2]) as tf.Tensor4D;
     rawScores = batchMatMul(query, keyT);
   } else {
     // The cached positions come from the store as constants; the new ones are written to it.
@@ -492,7 +440,7 @@ function requireParams(config: ModelConfig, params: Record<string, tf.Tensor>): 
   const sizes = `${config.vocabSize},${config.nPositions},${config.nEmbd},${config.nLayer},${config.nInner},${config.tieWordEmbeddings},${positionEncodingOf(config)}`;
   let known = shapesByConfig.get(config);
   if (known === undefined || known.sizes !== sizes) {
-    known = { sizes, entries: Object.entries(shapesOf(config)) };
+    known = { sizes, entries: Object.entries(parameterShapes(config)) };
     shapesByConfig.set(config, known);
   }
   for (const [name, shape] of known.entries) {
@@ -636,14 +584,13 @@ function decodeStep(
   const eps = config.layerNormEpsilon;
   // Weights as (1, Cin, Cout) views, made once per cache.
   const weight3d = (name: string) => cache.prepare(`3d:${name}`, () => tf.expandDims(params[name], 0) as tf.Tensor3D);
-  const rotary = positionEncodingOf(config) === "rotary";
-  const nh = config.nHead;
-  const hs = C / nh;
-  const base = config.rotaryBase ?? DEFAULT_ROTARY_BASE;
+  const rotary = positionEncodingOf(config) === "rotary"
+    ? { positions: plan.positions, base: config.rotaryBase ?? DEFAULT_ROTARY_BASE }
+    : undefined;
   return tf.tidy(() => {
     const tokens = embeddingLookup(params["wte.weight"] as tf.Tensor2D, inputIds); // (B, 1, C)
     let x: tf.Tensor3D;
-    if (rotary) {
+    if (rotary !== undefined) {
       x = tf.reshape(tokens, [1, B, C]) as tf.Tensor3D; // (1, B, C)
     } else {
       const positions = tf.tensor2d(plan.positions, [B, 1], "int32");
@@ -656,15 +603,8 @@ function decodeStep(
       const p = (name: string): tf.Tensor => params[`h.${i}.${name}`];
       const w = (name: string) => weight3d(`h.${i}.${name}`);
       const qkv = fusedLinear(normed, w("attn.c_attn.weight"), p("attn.c_attn.bias") as tf.Tensor1D); // (1, B, 3C)
-      let qkvValues = floatView(qkv) ?? (qkv.dataSync() as Float32Array); // (B, 3C): q, k, v side by side
-      if (rotary) {
-        qkvValues = qkvValues.slice(); // a copy: the tensor's memory stays as computed
-        for (let b = 0; b < B; b++) {
-          rotateInPlace(qkvValues, b * 3 * C, nh, hs, plan.positions[b], base); // the query's heads
-          rotateInPlace(qkvValues, b * 3 * C + C, nh, hs, plan.positions[b], base); // the key's heads
-        }
-      }
-      store.attend(i, qkvValues, plan.rows, plan.cached, merged); // heads side by side, (B, C)
+      // q, k, v side by side (B, 3C); a rotary model's q and k are rotated in the store's copy of them.
+      store.attend(i, floatView(qkv) ?? (qkv.dataSync() as Float32Array), plan.rows, plan.cached, merged, rotary); // (B, C)
       const attention = tf.tensor3d(merged, [1, B, C]);
       // Each residual add comes with the LayerNorm that reads the sum (the next block's, or ln_f).
       [x, normed] = fusedAddLayerNorm(x, fusedLinear(attention, w("attn.c_proj.weight"), p("attn.c_proj.bias") as tf.Tensor1D), p("ln_2.weight"), p("ln_2.bias"), eps);
@@ -770,12 +710,12 @@ export class Transformer {
 
   /** Canonical parameter names in a fixed order (embeddings, blocks, final norm, untied head). */
   static parameterNames(config: ModelConfig): string[] {
-    return Object.keys(shapesOf(validateModelConfig(config)));
+    return Object.keys(parameterShapes(validateModelConfig(config)));
   }
 
   /** The shape of every parameter, keyed by canonical name. */
   static expectedShapes(config: ModelConfig): Record<string, number[]> {
-    return shapesOf(validateModelConfig(config));
+    return parameterShapes(validateModelConfig(config));
   }
 
   /**
@@ -788,7 +728,7 @@ export class Transformer {
     const checked = validateModelConfig(config);
     const { seed } = parseWith(initOptionsSchema, options, { root: "Transformer.init options", code: "invalid_argument" });
     const params: Record<string, tf.Variable> = {};
-    for (const [name, shape] of Object.entries(shapesOf(checked))) {
+    for (const [name, shape] of Object.entries(parameterShapes(checked))) {
       const size = shape.reduce((a, b) => a * b, 1);
       const values = new Float32Array(size);
       const init = initialStd(name, checked);
@@ -815,7 +755,7 @@ export class Transformer {
     const checked = validateModelConfig(config);
     checkTensors(checked, tensors);
     const params: Record<string, tf.Variable> = {};
-    for (const name of Object.keys(shapesOf(checked))) params[name] = tf.variable(tensors[name], true);
+    for (const name of Object.keys(parameterShapes(checked))) params[name] = tf.variable(tensors[name], true);
     return new Transformer(checked, params);
   }
 
@@ -895,7 +835,7 @@ export class Transformer {
 }
 
 function checkTensors(config: ModelConfig, tensors: Record<string, tf.Tensor>): void {
-  const expected = shapesOf(config);
+  const expected = parameterShapes(config);
   for (const name of Object.keys(tensors)) {
     if (!(name in expected)) {
       const bare = name.replace(/^transformer\./, "");

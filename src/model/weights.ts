@@ -26,7 +26,7 @@
 import { mkdir, readFile, stat } from "node:fs/promises";
 import * as path from "node:path";
 import { GrpoError } from "../core/errors.js";
-import { modelConfigFromHF, modelConfigToHF, positionEncodingOf, validateModelConfig, type ModelConfig } from "./config.js";
+import { modelConfigFromHF, modelConfigToHF, parameterShapes, positionEncodingOf, validateModelConfig, type ModelConfig } from "./config.js";
 import {
   readSafetensorsFile,
   writeFileAtomic,
@@ -99,28 +99,7 @@ const MASK_BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/;
 
 /** The name and shape of every parameter the transformer for `config` has, in model order. */
 export function expectedParameterShapes(config: ModelConfig): Record<string, number[]> {
-  const { vocabSize: V, nPositions: P, nEmbd: C, nInner, nLayer } = config;
-  const shapes: Record<string, number[]> = { "wte.weight": [V, C] };
-  if (positionEncodingOf(config) === "learned") shapes["wpe.weight"] = [P, C];
-  for (let i = 0; i < nLayer; i++) {
-    const h = `h.${i}`;
-    shapes[`${h}.ln_1.weight`] = [C];
-    shapes[`${h}.ln_1.bias`] = [C];
-    shapes[`${h}.attn.c_attn.weight`] = [C, 3 * C]; // Conv1D: [in, out], q|k|v side by side
-    shapes[`${h}.attn.c_attn.bias`] = [3 * C];
-    shapes[`${h}.attn.c_proj.weight`] = [C, C];
-    shapes[`${h}.attn.c_proj.bias`] = [C];
-    shapes[`${h}.ln_2.weight`] = [C];
-    shapes[`${h}.ln_2.bias`] = [C];
-    shapes[`${h}.mlp.c_fc.weight`] = [C, nInner];
-    shapes[`${h}.mlp.c_fc.bias`] = [nInner];
-    shapes[`${h}.mlp.c_proj.weight`] = [nInner, C];
-    shapes[`${h}.mlp.c_proj.bias`] = [C];
-  }
-  shapes["ln_f.weight"] = [C];
-  shapes["ln_f.bias"] = [C];
-  if (!config.tieWordEmbeddings) shapes[LM_HEAD] = [V, C];
-  return shapes;
+  return parameterShapes(config);
 }
 
 const formatShape = (shape: readonly number[]): string => `[${shape.join(", ")}]`;
@@ -525,55 +504,41 @@ function neoxShape(shape: readonly number[], layout: NeoXLayout): number[] {
 }
 
 /**
- * Index maps between the fused q|k|v columns, ours (part · C + head · hs + d) and GPT-NeoX's
- * (head · 3hs + part · hs + d): `neoxOf[ours] = neox`.
+ * Where each element of a canonical parameter (row-major, canonical shape) sits in its GPT-NeoX
+ * tensor: `neoxIndex[i]` for canonical flat index i, or undefined when the layouts agree. Linear
+ * weights are transposed ([in, out] -> [out, in]); the fused q|k|v outputs are regrouped from ours
+ * (part · C + head · hs + d) to GPT-NeoX's per-head (head · 3hs + part · hs + d).
  */
-function qkvColumnMap(config: ModelConfig): Int32Array {
+function neoxIndexOf(shape: readonly number[], layout: NeoXLayout, config: ModelConfig): Int32Array | undefined {
+  if (layout === "same") return undefined;
   const C = config.nEmbd;
   const hs = C / config.nHead;
-  const neoxOf = new Int32Array(3 * C);
-  for (let part = 0; part < 3; part++) {
-    for (let head = 0; head < config.nHead; head++) {
-      for (let d = 0; d < hs; d++) neoxOf[part * C + head * hs + d] = head * 3 * hs + part * hs + d;
-    }
-  }
-  return neoxOf;
-}
-
-/** `data` (rows × cols, row-major) transposed. */
-function transposed(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
-  return out;
+  const column = (j: number) => { // our output column j -> GPT-NeoX's output row
+    const part = Math.floor(j / C);
+    const head = Math.floor((j % C) / hs);
+    return head * 3 * hs + part * hs + (j % hs);
+  };
+  if (layout === "qkvBias") return Int32Array.from({ length: shape[0] }, (_, j) => column(j));
+  const [cin, cout] = shape;
+  const index = new Int32Array(cin * cout);
+  const outRow = layout === "qkvWeight" ? column : (j: number) => j;
+  for (let c = 0; c < cin; c++) for (let j = 0; j < cout; j++) index[c * cout + j] = outRow(j) * cin + c;
+  return index;
 }
 
 /** A canonical parameter (canonical shape) in its GPT-NeoX layout. */
 function toNeoXData(data: Float32Array, shape: readonly number[], layout: NeoXLayout, config: ModelConfig): Float32Array {
-  if (layout === "same") return data;
-  if (layout === "transpose") return transposed(data, shape[0], shape[1]);
-  const neoxOf = qkvColumnMap(config);
-  if (layout === "qkvBias") {
-    const out = new Float32Array(data.length);
-    neoxOf.forEach((n, j) => { out[n] = data[j]; });
-    return out;
-  }
-  // ours [C, 3C] (in, out) -> NeoX [3C, C] (out, in), rows permuted
-  const [cin, cout] = shape;
+  const index = neoxIndexOf(shape, layout, config);
+  if (index === undefined) return data;
   const out = new Float32Array(data.length);
-  for (let c = 0; c < cin; c++) for (let j = 0; j < cout; j++) out[neoxOf[j] * cin + c] = data[c * cout + j];
+  index.forEach((n, i) => { out[n] = data[i]; });
   return out;
 }
 
 /** The inverse of {@link toNeoXData}: a GPT-NeoX tensor in our layout (`shape` is ours). */
 function fromNeoXData(data: Float32Array, shape: readonly number[], layout: NeoXLayout, config: ModelConfig): Float32Array {
-  if (layout === "same") return data;
-  if (layout === "transpose") return transposed(data, shape[1], shape[0]);
-  const neoxOf = qkvColumnMap(config);
-  if (layout === "qkvBias") return Float32Array.from(neoxOf, (n) => data[n]);
-  const [cin, cout] = shape;
-  const out = new Float32Array(data.length);
-  for (let c = 0; c < cin; c++) for (let j = 0; j < cout; j++) out[c * cout + j] = data[neoxOf[j] * cin + c];
-  return out;
+  const index = neoxIndexOf(shape, layout, config);
+  return index === undefined ? data : Float32Array.from(index, (n) => data[n]);
 }
 
 /**
