@@ -48,6 +48,17 @@ export interface SampleRequest {
   stop: string[];
 }
 
+/** Rows `from` … `to − 1` of a {@link SampleRequest} (prompts or chats, and their seeds), as a request of their own. */
+export function sliceSampleRequest(request: SampleRequest, from: number, to: number): SampleRequest {
+  const chats = request.chats;
+  return {
+    ...request,
+    promptIds: request.promptIds.slice(from, to),
+    ...(chats === undefined ? {} : { chats: { ...chats, messages: chats.messages.slice(from, to) } }),
+    rowSeeds: request.rowSeeds.slice(from, to),
+  };
+}
+
 /**
  * Samples a {@link SampleRequest} with a local model and its tokenizer. `onText(row, text)` streams
  * each row's decoded completion so far (stop strings cut off) as tokens arrive.

@@ -27,7 +27,7 @@ import { GrpoError } from "../../core/errors.js";
 import { selectBackend } from "../../model/backend.js";
 import type { ModelConfig } from "../../model/config.js";
 import type { GenerateResult } from "../../model/generate.js";
-import { sampleLocally, type SampleRequest, type TfPolicy } from "../../model/policy.js";
+import { sampleLocally, sliceSampleRequest, type SampleRequest, type TfPolicy } from "../../model/policy.js";
 import { parseSafetensors, serializeSafetensors, type SafetensorsInput } from "../../model/safetensors.js";
 import { ChatTokenizer, type TokenizerFiles } from "../../model/tokenizer.js";
 import { Transformer } from "../../model/transformer.js";
@@ -199,10 +199,7 @@ export class RedisRollouts {
     const version = await this.publishWeights();
     const batch = ++this.batch;
     const chunks: SampleRequest[] = [];
-    for (let a = 0; a < request.promptIds.length; a += this.rowsPerJob) {
-      const b = a + this.rowsPerJob;
-      chunks.push({ ...request, promptIds: request.promptIds.slice(a, b), rowSeeds: request.rowSeeds.slice(a, b) });
-    }
+    for (let a = 0; a < request.rowSeeds.length; a += this.rowsPerJob) chunks.push(sliceSampleRequest(request, a, a + this.rowsPerJob));
     const parts = await Promise.all(chunks.map((chunk, k) => this.runJob(`${this.runId}-v${version}-b${batch}-j${k}`, { run: this.runId, version, request: chunk })));
     return parts.flat();
   }

@@ -23,7 +23,7 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { GrpoError } from "../../core/errors.js";
-import type { SampledRows, SampleRequest } from "../../model/policy.js";
+import { sliceSampleRequest, type SampledRows, type SampleRequest } from "../../model/policy.js";
 import type { GenerateResult } from "../../model/generate.js";
 import type { PaddedBatch } from "../batch.js";
 import { addSums, emptySums, type PassLossOptions } from "../gradients.js";
@@ -227,7 +227,6 @@ export class DistributedTrainer extends GRPOTrainer {
    * coordinating thread that was serial time between turns.
    */
   private async sampleOnWorkers(request: SampleRequest, onRows?: (part: SampledRows) => void): Promise<GenerateResult[]> {
-    const chats = request.chats;
     const counts = shareByLoad(request.rowSeeds.length, this.pendingRows);
     let start = 0;
     const parts = counts.map((count, k) => {
@@ -235,15 +234,7 @@ export class DistributedTrainer extends GRPOTrainer {
       start = b;
       if (count === 0) return Promise.resolve([]);
       this.pendingRows[k] += count;
-      return this.workers[k].request<GenerateResult[]>({
-        type: "sample",
-        request: {
-          ...request,
-          promptIds: request.promptIds.slice(a, b),
-          ...(chats === undefined ? {} : { chats: { ...chats, messages: chats.messages.slice(a, b) } }),
-          rowSeeds: request.rowSeeds.slice(a, b),
-        },
-      }).then((results) => {
+      return this.workers[k].request<GenerateResult[]>({ type: "sample", request: sliceSampleRequest(request, a, b) }).then((results) => {
         this.pendingRows[k] -= count;
         onRows?.({ rows: results.map((_, j) => a + j), results });
         return results;
