@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GrpoError } from "../../src/core/errors.js";
 import { selectBackend } from "../../src/model/backend.js";
-import { modelConfigFromHF, modelConfigToHF, type ModelConfig } from "../../src/model/config.js";
+import { modelConfigFromHF, modelConfigToHF, validateModelConfig, type ModelConfig } from "../../src/model/config.js";
 import { Transformer } from "../../src/model/transformer.js";
 import { loadModelFolder, saveModelFolder, type ParameterMap } from "../../src/model/weights.js";
 
@@ -93,15 +93,16 @@ describe("GPT-NeoX configs", () => {
     model_type: "gpt_neox", vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2,
     max_position_embeddings: 16, rotary_pct: 1, use_parallel_residual: false, hidden_act: "gelu_new",
   };
-  const errorOf = (json: unknown): GrpoError => {
+  const thrown = (run: () => unknown): GrpoError => {
     try {
-      modelConfigFromHF(json, "m/config.json");
+      run();
     } catch (error) {
       expect(error).toBeInstanceOf(GrpoError);
       return error as GrpoError;
     }
     throw new Error("expected an error");
   };
+  const errorOf = (json: unknown): GrpoError => thrown(() => modelConfigFromHF(json, "m/config.json"));
 
   it("round-trips a rotary config through config.json", () => {
     const config: ModelConfig = {
@@ -109,6 +110,19 @@ describe("GPT-NeoX configs", () => {
       tieWordEmbeddings: true, positionEncoding: "rotary", rotaryBase: 10000, eosTokenId: 2,
     };
     expect(modelConfigFromHF(modelConfigToHF(config))).toEqual(config);
+  });
+
+  it("rejects a rotary config with odd heads, and rotaryBase without rotary positions, naming the field", () => {
+    const config: ModelConfig = {
+      vocabSize: 10, nPositions: 16, nEmbd: 12, nLayer: 1, nHead: 4, nInner: 48, layerNormEpsilon: 1e-5,
+      tieWordEmbeddings: true, positionEncoding: "rotary",
+    };
+    const odd = thrown(() => validateModelConfig(config, "cfg"));
+    expect(odd.field).toBe("cfg.nHead");
+    expect(odd.message).toContain("Rotary positions need an even head size");
+    expect(() => validateModelConfig({ ...config, nHead: 2 }, "cfg")).not.toThrow(); // head size 6
+    const stray = thrown(() => validateModelConfig({ ...config, nHead: 2, positionEncoding: "learned", rotaryBase: 500 }, "cfg"));
+    expect(stray.field).toBe("cfg.rotaryBase");
   });
 
   it("names the field of each unsupported variant (HF's own defaults included)", () => {
