@@ -6,16 +6,7 @@ import { ConversationEnvironment, TaskEnvironment } from "../../src/core/environ
 import { validateTools, calculatorTool, type ToolSpec } from "../../src/core/tools.js";
 import { GrpoError, type GrpoErrorCode } from "../../src/core/errors.js";
 import { ScriptedPolicy } from "../helpers/scripted-policy.js";
-
-function caught(fn: () => unknown): GrpoError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(GrpoError);
-    return error as GrpoError;
-  }
-  throw new Error("expected a GrpoError, nothing was thrown");
-}
+import { grpoErrorOf as caught } from "../helpers/errors.js";
 
 const okScenario = { id: "ok", userResponses: ["hi"] };
 const okTask = { description: "d", goal: "g", requiredActions: [{ name: "a", keywords: ["k"] }] };

@@ -12,22 +12,12 @@ import {
   type TrainBPEOptions,
 } from "../../src/model/bpe-trainer.js";
 import { BYTE_TO_CHAR, ChatTokenizer } from "../../src/model/tokenizer.js";
-import { GrpoError } from "../../src/core/errors.js";
 import { Rng } from "../../src/core/rng.js";
 import { englishLikeCorpus } from "./tokenizer-fixtures.js";
+import { grpoErrorOf as thrown } from "../helpers/errors.js";
 
 const NAIVE_BPE = fileURLToPath(new URL("../reference/bpe_naive.py", import.meta.url));
 const specials = [...BUILTIN_SPECIAL_TOKENS];
-
-function thrown(fn: () => unknown): GrpoError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(GrpoError);
-    return error as GrpoError;
-  }
-  throw new Error("expected a GrpoError");
-}
 
 describe("trainBPE: hand-checked merges", () => {
   it("merges the most frequent pair first and stops below minFrequency", () => {

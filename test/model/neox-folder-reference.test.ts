@@ -9,11 +9,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { GrpoError } from "../../src/core/errors.js";
+import type { GrpoError } from "../../src/core/errors.js";
 import { selectBackend } from "../../src/model/backend.js";
 import { modelConfigFromHF, modelConfigToHF, validateModelConfig, type ModelConfig } from "../../src/model/config.js";
 import { Transformer } from "../../src/model/transformer.js";
 import { loadModelFolder, saveModelFolder, type ParameterMap } from "../../src/model/weights.js";
+import { grpoErrorOf } from "../helpers/errors.js";
 
 const SCRIPT = path.join(__dirname, "../reference/neox_folder_reference.py");
 let dir: string;
@@ -93,16 +94,7 @@ describe("GPT-NeoX configs", () => {
     model_type: "gpt_neox", vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2,
     max_position_embeddings: 16, rotary_pct: 1, use_parallel_residual: false, hidden_act: "gelu_new",
   };
-  const thrown = (run: () => unknown): GrpoError => {
-    try {
-      run();
-    } catch (error) {
-      expect(error).toBeInstanceOf(GrpoError);
-      return error as GrpoError;
-    }
-    throw new Error("expected an error");
-  };
-  const errorOf = (json: unknown): GrpoError => thrown(() => modelConfigFromHF(json, "m/config.json"));
+  const errorOf = (json: unknown): GrpoError => grpoErrorOf(() => modelConfigFromHF(json, "m/config.json"));
 
   it("round-trips a rotary config through config.json", () => {
     const config: ModelConfig = {
@@ -117,11 +109,11 @@ describe("GPT-NeoX configs", () => {
       vocabSize: 10, nPositions: 16, nEmbd: 12, nLayer: 1, nHead: 4, nInner: 48, layerNormEpsilon: 1e-5,
       tieWordEmbeddings: true, positionEncoding: "rotary",
     };
-    const odd = thrown(() => validateModelConfig(config, "cfg"));
+    const odd = grpoErrorOf(() => validateModelConfig(config, "cfg"));
     expect(odd.field).toBe("cfg.nHead");
     expect(odd.message).toContain("Rotary positions need an even head size");
     expect(() => validateModelConfig({ ...config, nHead: 2 }, "cfg")).not.toThrow(); // head size 6
-    const stray = thrown(() => validateModelConfig({ ...config, nHead: 2, positionEncoding: "learned", rotaryBase: 500 }, "cfg"));
+    const stray = grpoErrorOf(() => validateModelConfig({ ...config, nHead: 2, positionEncoding: "learned", rotaryBase: 500 }, "cfg"));
     expect(stray.field).toBe("cfg.rotaryBase");
   });
 

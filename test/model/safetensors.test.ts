@@ -3,7 +3,6 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GrpoError } from "../../src/core/errors.js";
 import {
   floatToHalfBits,
   halfBitsToFloat,
@@ -13,6 +12,7 @@ import {
   writeSafetensorsFile,
   type SafetensorsInput,
 } from "../../src/model/safetensors.js";
+import { grpoErrorOf as errorOf } from "../helpers/errors.js";
 
 const PYTHON = "/usr/bin/python3";
 const SCRIPT = path.resolve("test/reference/write_safetensors.py");
@@ -51,17 +51,6 @@ function buildFile(header: unknown, data: Uint8Array = new Uint8Array(0), header
   out.set(text, 8);
   out.set(data, 8 + text.length);
   return out;
-}
-
-/** The GrpoError thrown by `fn` (fails the test when nothing or something else is thrown). */
-function errorOf(fn: () => unknown): GrpoError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(GrpoError);
-    return error as GrpoError;
-  }
-  throw new Error("expected a GrpoError, but nothing was thrown");
 }
 
 beforeAll(() => {

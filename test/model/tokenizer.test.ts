@@ -14,6 +14,7 @@ import type { ChatMessage, ToolSchema } from "../../src/core/policy.js";
 import { GrpoError } from "../../src/core/errors.js";
 import { Rng } from "../../src/core/rng.js";
 import { englishLikeCorpus, randomUnicodeString } from "./tokenizer-fixtures.js";
+import { grpoErrorOf as thrown } from "../helpers/errors.js";
 
 const ENDOFTEXT = 256;
 const IM_START = 257;
@@ -73,16 +74,6 @@ async function rejection(promise: Promise<unknown>): Promise<GrpoError> {
   );
   expect(error).toBeInstanceOf(GrpoError);
   return error as GrpoError;
-}
-
-function thrown(fn: () => unknown): GrpoError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(GrpoError);
-    return error as GrpoError;
-  }
-  throw new Error("expected a GrpoError");
 }
 
 /** A deep copy of the trained tokenizer.json with `edit` applied. */

@@ -15,6 +15,7 @@ import {
   type LoadedTensor,
   type ParameterMap,
 } from "../../src/model/weights.js";
+import { grpoErrorOf as errorOf } from "../helpers/errors.js";
 
 const PYTHON = "/usr/bin/python3";
 const SCRIPT = path.resolve("test/reference/write_safetensors.py");
@@ -58,16 +59,6 @@ async function rejection(promise: Promise<unknown>): Promise<GrpoError> {
     return error as GrpoError;
   }
   throw new Error("expected a GrpoError, but the promise resolved");
-}
-
-function errorOf(fn: () => unknown): GrpoError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(GrpoError);
-    return error as GrpoError;
-  }
-  throw new Error("expected a GrpoError, but nothing was thrown");
 }
 
 /** A fresh copy of one of the Python-written folders, safe to modify. */

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { GrpoError } from "../../src/core/errors.js";
 import {
   DEFAULT_NUM_EPISODES,
   GRPO_CONFIG_DOCS,
@@ -15,17 +14,7 @@ import {
   totalTrainingSteps,
   type ResolveGRPOConfigOptions,
 } from "../../src/training/config.js";
-
-/** Runs `fn`, expects a GrpoError, returns it. */
-function grpoErrorOf(fn: () => unknown): GrpoError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(GrpoError);
-    return e as GrpoError;
-  }
-  throw new Error("expected a GrpoError");
-}
+import { grpoErrorOf } from "../helpers/errors.js";
 
 const resolveWith = (overrides: Record<string, unknown>) => () => resolveGRPOConfig({ overrides });
 
