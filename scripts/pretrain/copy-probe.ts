@@ -44,11 +44,14 @@ export async function copyProbe(model: Transformer, tokenizer: ChatTokenizer): P
       [{ role: "system", content: SYSTEM_PROMPTS.calculator }, { role: "user", content: question }],
       { addGenerationPrompt: true },
     );
-    const ids = [...promptIds, ...tokenizer.encode(`${CALL_PREFIX}${expression}"}}</tool_call>`)];
+    const full = [...promptIds, ...tokenizer.encode(`${CALL_PREFIX}${expression}"}}</tool_call>`)];
+    // A model with a short context (the quick preset's) reads the last nPositions tokens, as generate() would.
+    const cut = Math.max(0, full.length - model.config.nPositions);
+    const ids = full.slice(cut);
     const logits = tf.tidy(() => model.forward(tf.tensor2d([ids], [1, ids.length], "int32"))); // (1, T, V)
     const [rows] = (await logits.array()) as number[][][];
     logits.dispose();
-    const expressionStart = promptIds.length + prefixLength;
+    const expressionStart = promptIds.length + prefixLength - cut;
     tokenizer.encode(expression).forEach((target, j) => {
       const row = rows[expressionStart + j - 1]; // the prediction of expression token j
       const predicted = row.indexOf(Math.max(...row));

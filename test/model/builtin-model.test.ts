@@ -17,6 +17,7 @@ import { conversationTokens, heldOutIndices, HELD_OUT_EVERY, isHeldOut, makeBatc
 import type { TrainingLog } from "../../scripts/pretrain/log.js";
 import { copyProbe } from "../../scripts/pretrain/copy-probe.js";
 import { evaluate } from "../../scripts/pretrain/loop.js";
+import { Transformer } from "../../src/model/transformer.js";
 
 const dir = resolveModelFolder("builtin:tiny-chat");
 const readJson = (name: string): Record<string, unknown> => JSON.parse(readFileSync(path.join(dir, name), "utf8"));
@@ -145,6 +146,17 @@ describe("builtin:tiny-chat behaviour", () => {
     // Greedy argmax counts: equal on the backend that trained it; another backend may flip a near tie.
     expect(Math.abs(result.firstRight - (recorded?.firstRight ?? NaN))).toBeLessThanOrEqual(1);
     expect(Math.abs(result.laterRight - (recorded?.laterRight ?? NaN))).toBeLessThanOrEqual(2);
+  });
+
+  it("runs the copy probe on a model whose context is shorter than a probe prompt (the quick preset's), reading the last positions", async () => {
+    const short = Transformer.init({ ...policy.model.config, nPositions: 64 }, { seed: 1 });
+    try {
+      const result = await copyProbe(short, policy.tokenizer);
+      expect(result.problems).toBe(40);
+      expect(result.laterDigits).toBe(log.behaviour.copyProbe?.laterDigits);
+    } finally {
+      short.dispose();
+    }
   });
 
   it("is a rotary (GPT-NeoX layout) model, as its card says", () => {
