@@ -44,7 +44,7 @@ import { Transformer } from "../src/model/transformer.js";
 import { loadModelFolder, saveModelFolder, type ParameterMap } from "../src/model/weights.js";
 import { AdamW } from "../src/training/optimizer.js";
 import { learningRateAt } from "../src/training/config.js";
-import { corpusStats, generateCorpus, renderForPretraining, type CorpusConversation } from "./corpus/generate.js";
+import { corpusStats, generateCorpus, generateDrillConversation, renderForPretraining, type CorpusConversation } from "./corpus/generate.js";
 import { copyProbe, describeCopyProbe } from "./pretrain/copy-probe.js";
 import { renderModelCard } from "./pretrain/card.js";
 import { conversationTokens, HELD_OUT_EVERY, isHeldOut, makeBatch, RowPacker, type EvalConversation } from "./pretrain/data.js";
@@ -88,6 +88,11 @@ export interface PretrainPreset {
   nPositions: number;
   /** The sequence-length schedule, in order; row lengths grow. */
   phases: TrainingPhase[];
+  /**
+   * Fraction of rows drawn from the tool drill (dense good calculator rounds, `generateDrillConversation`)
+   * instead of the corpus; 0 = none. The copy probe in the model card measures what it buys.
+   */
+  toolDrill: number;
   learningRate: number;
   /** Fraction of the steps spent warming up linearly. */
   warmupRatio: number;
@@ -129,6 +134,7 @@ export const FULL_PRESET: PretrainPreset = {
     { fraction: 0.6, rowLength: 128, batchRows: 8 },
     { fraction: 0.4, rowLength: 256, batchRows: 4 },
   ],
+  toolDrill: 0,
   learningRate: 3e-3,
   warmupRatio: 0.05,
   weightDecay: 0.1,
@@ -145,6 +151,9 @@ export const FULL_PRESET: PretrainPreset = {
   toolSamples: 8,
 };
 
+/** Tool-drill conversations the drill rows cycle through (indices of `generateDrillConversation`). */
+const DRILL_CONVERSATIONS = 50_000;
+
 /** A smoke run of the same code path: tiny model, tiny corpus, a few steps (~10 seconds). */
 export const QUICK_PRESET: PretrainPreset = {
   ...FULL_PRESET,
@@ -157,6 +166,7 @@ export const QUICK_PRESET: PretrainPreset = {
     { fraction: 0.5, rowLength: 64, batchRows: 4 },
     { fraction: 0.5, rowLength: 128, batchRows: 2 },
   ],
+  toolDrill: 0.25,
   conversations: 400,
   steps: 30,
   logEvery: 5,
@@ -325,6 +335,8 @@ interface TrainingInputs {
   model: Transformer;
   optimizer: AdamW;
   packer: RowPacker;
+  /** Rows of the tool drill, and the draw that picks them (see `PretrainPreset.toolDrill`). */
+  drill: { packer: RowPacker; rng: Rng } | undefined;
   /** Held-out conversations evaluated `preset.evals` times during training. */
   monitorSet: EvalConversation[];
   preset: PretrainPreset;
@@ -345,7 +357,7 @@ interface TrainingRecord {
 }
 
 /** Step 3: the training loop (sequence-length phases, warmup + cosine, loss lines, held-out checks). */
-async function runTraining({ model, optimizer, packer, monitorSet, preset, steps, padId, say, onStep }: TrainingInputs): Promise<TrainingRecord> {
+async function runTraining({ model, optimizer, packer, drill, monitorSet, preset, steps, padId, say, onStep }: TrainingInputs): Promise<TrainingRecord> {
   const schedule = { learningRate: preset.learningRate, lrScheduler: "cosine" as const, warmupRatio: preset.warmupRatio };
   const evalSteps = new Set(Array.from({ length: preset.evals }, (_, k) => Math.round(((k + 1) * steps) / (preset.evals + 1))));
   const record: TrainingRecord = { lossCurve: [], evalHistory: [], stepLosses: [], trainedTokens: 0, trainSeconds: 0 };
@@ -353,7 +365,8 @@ async function runTraining({ model, optimizer, packer, monitorSet, preset, steps
   const started = performance.now();
   for (let step = 0; step < steps; step++) {
     const phase = preset.phases[phaseIndexAt(preset.phases, step, steps)];
-    const rows = Array.from({ length: phase.batchRows }, () => packer.nextRow(phase.rowLength + 1));
+    const rows = Array.from({ length: phase.batchRows }, () =>
+      (drill !== undefined && drill.rng.next() < preset.toolDrill ? drill.packer : packer).nextRow(phase.rowLength + 1));
     const batch = makeBatch(rows, phase.rowLength, padId);
     const lr = learningRateAt(step, steps, schedule);
     const result = await trainStep(model, optimizer, batch, lr, preset.maxGradNorm);
@@ -434,6 +447,13 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const optimizer = new AdamW(model.params, { beta1: preset.betas[0], beta2: preset.betas[1], epsilon: 1e-8, weightDecay: preset.weightDecay });
   const dataRng = Rng.fromSeed(seed).fork();
   const packer = new RowPacker(train.length, tokensOf, dataRng);
+  // (Forked only when the preset drills: a drill-free preset packs exactly the rows it packed before the drill existed.)
+  const drill = preset.toolDrill > 0
+    ? {
+      packer: new RowPacker(DRILL_CONVERSATIONS, (i) => conversationTokens(tokenizer, generateDrillConversation(seed, i), endOfText), dataRng.fork()),
+      rng: dataRng.fork(),
+    }
+    : undefined;
   const phaseText = preset.phases.map((p) => `${Math.round(p.fraction * steps)} × ${p.batchRows} rows × ${p.rowLength}`).join(", then ");
   say(`model: ${model.numParameters()} parameters (${preset.nLayer} layers × ${preset.nHead} heads × ${preset.nEmbd}), steps: ${phaseText} positions`);
 
@@ -442,7 +462,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   });
   barActive = bar !== undefined;
   const record = await phases.time("training", () =>
-    runTraining({ model, optimizer, packer, monitorSet, preset, steps, padId: endOfText, say, onStep: (done, loss, tokps) => bar?.update(done, { loss: loss.toFixed(3), tokps: tokps.toFixed(0) }) }));
+    runTraining({ model, optimizer, packer, drill, monitorSet, preset, steps, padId: endOfText, say, onStep: (done, loss, tokps) => bar?.update(done, { loss: loss.toFixed(3), tokps: tokps.toFixed(0) }) }));
   bars?.stop();
   barActive = false;
   const { lossCurve, evalHistory, stepLosses, trainedTokens, trainSeconds } = record;
@@ -539,6 +559,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
       tokens: trainedTokens,
       paddingFraction: packing.padding / (packing.padding + packing.tokens),
       conversationsSeen: packing.conversations,
+      toolDrill: { fraction: preset.toolDrill, rows: drill?.packer.stats.rows ?? 0, conversations: drill?.packer.stats.conversations ?? 0 },
       epochs: packing.epochs,
       finalLoss: stepLosses.slice(tailStart).reduce((a, b) => a + b, 0) / Math.max(1, stepLosses.length - tailStart),
       seconds: trainSeconds,

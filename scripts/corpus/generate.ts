@@ -23,7 +23,7 @@
 import { z } from "zod";
 import { Rng } from "../../src/core/rng.js";
 import { parseWith } from "../../src/core/validation.js";
-import { arithmeticDialogue } from "./domains/arithmetic.js";
+import { arithmeticDialogue, arithmeticDrill } from "./domains/arithmetic.js";
 import { generalDialogue } from "./domains/general.js";
 import { planningDialogue } from "./domains/planning.js";
 import { supportDialogue } from "./domains/support.js";
@@ -146,6 +146,24 @@ export function generateConversation(seed: number, index: number): CorpusConvers
     id: `corpus-${seed}-${index}`,
     domain,
     quality,
+    messages: [{ role: "system", content: dialogue.systemPrompt }, ...dialogue.messages],
+    meta: dialogue.meta,
+  };
+}
+
+/**
+ * Tool-drill conversation number `index` for `seed` (see `arithmeticDrill`): dense good calculator
+ * rounds that pretraining mixes into its rows (`PretrainPreset.toolDrill`). A pure function of the
+ * two integers, drawn from a stream of its own (the drill never repeats a corpus conversation).
+ */
+export function generateDrillConversation(seed: number, index: number): CorpusConversation {
+  parseWith(seedSchema, seed, { root: "seed", code: "invalid_argument", fix: "pass an integer seed, e.g. 1." });
+  parseWith(indexSchema, index, { root: "index", code: "invalid_argument", fix: "pass a 0-based conversation index." });
+  const dialogue = arithmeticDrill(Rng.fromSeed(conversationSeed(seed, index)).fork());
+  return {
+    id: `drill-${seed}-${index}`,
+    domain: "arithmetic",
+    quality: "good",
     messages: [{ role: "system", content: dialogue.systemPrompt }, ...dialogue.messages],
     meta: dialogue.meta,
   };

@@ -106,6 +106,8 @@ export interface TrainingLog {
     paddingFraction: number;
     /** Training conversations consumed (a conversation may be consumed again in a later epoch). */
     conversationsSeen: number;
+    /** The tool drill: the preset's fraction of rows, the rows it gave and the drill conversations they held (absent in logs from before the drill). */
+    toolDrill?: { fraction: number; rows: number; conversations: number };
     epochs: number;
     /** Mean training loss of the last 10% of steps. */
     finalLoss: number;

@@ -25,6 +25,7 @@ import {
   expectedQualityMix,
   generateConversation,
   generateCorpus,
+  generateDrillConversation,
   PLANNING_ACTIONS,
   QUALITIES,
   QUALITY_MIX,
@@ -363,6 +364,44 @@ describe("arithmetic with the calculator", () => {
       }
     }
     expect(seen.size).toBe(4);
+  });
+});
+
+describe("the tool drill (pretraining's dense tool-use rows)", () => {
+  const drill = Array.from({ length: 300 }, (_, i) => generateDrillConversation(3, i));
+
+  it("is a pure function of seed and index, and differs from the corpus stream", () => {
+    expect(generateDrillConversation(3, 17)).toEqual(drill[17]);
+    expect(generateDrillConversation(4, 17)).not.toEqual(drill[17]);
+    expect(renderForPretraining(drill[17])).not.toBe(renderForPretraining(generateConversation(3, 17)));
+    expect(() => generateDrillConversation(3, -1)).toThrow(GrpoError);
+  });
+
+  it("has a calculator prompt, then 3 rounds of question, exact call, the calculator's own result and an answer stating it", () => {
+    for (const c of drill) {
+      expect([SYSTEM_PROMPTS.calculator, SYSTEM_PROMPTS.toolAgent]).toContain(c.messages[0].content);
+      expect(c.messages.map((m) => m.role)).toEqual(["system", ...Array(3).fill(["user", "assistant", "tool", "assistant"]).flat()]);
+      const expressions = c.meta!.expressions as string[];
+      expressions.forEach((expression, k) => {
+        const [, call, tool, answer] = c.messages.slice(1 + 4 * k, 5 + 4 * k);
+        expect(call.content).toBe(calculatorCallText(expression));
+        expect(parseToolCalls(call.content).calls).toEqual(call.toolCalls);
+        const value = evaluateArithmetic(expression);
+        expect(tool.content).toBe(formatNumber(value));
+        expect(answer.meta).toMatchObject({ quality: "good", expression, correct: true });
+        // The stated number is the value (2 decimals where it does not terminate sooner).
+        const stated = answer.content.match(/-?\d+(?:\.\d+)?/g)!.map(Number);
+        expect(stated.some((x) => Math.abs(x - value) <= 0.005 + 1e-9)).toBe(true);
+      });
+    }
+  });
+
+  it("asks mostly the example's plain `a op b` questions, and some of the corpus's word problems", () => {
+    const questions = drill.flatMap((c) => c.messages.filter((m) => m.role === "user").map((m) => m.content));
+    const plain = questions.filter((q) => /^(What is|Can you calculate|Please compute|How much is) \d+ [-+*/] \d+[?.]$/.test(q)).length;
+    expect(plain / questions.length).toBeGreaterThan(0.55);
+    expect(plain / questions.length).toBeLessThan(0.8);
+    expect(questions.some((q) => /pencils|tickets|cookies|apples|pages|train/.test(q))).toBe(true);
   });
 });
 

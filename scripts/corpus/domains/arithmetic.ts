@@ -462,3 +462,43 @@ export function arithmeticDialogue(rng: Rng, quality: Quality): DomainDialogue {
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The tool drill (pretraining's dense tool-use rows)
+
+/** The tool_agent example's question forms, which the drill asks most often. */
+const DRILL_TEMPLATES: readonly string[] = ["What is {e}?", "Can you calculate {e}?", "Please compute {e}.", "How much is {e}?"];
+
+/**
+ * A dense tool-use conversation for pretraining (see `PretrainPreset.toolDrill`): a calculator
+ * system prompt, then `rounds` good calculations back to back, each a question, the call, the
+ * tool's result and the stated answer; no greetings, no bad variants. Two thirds of the questions
+ * are a plain `a op b` in the example's phrasing, the rest the corpus's own questions (word
+ * problems, three operands). Every round makes the model copy the user's numbers into the call
+ * and the tool's result into the answer, which the ordinary mix asks for too rarely for a small
+ * model to learn in a short run (the model card gives the measurements).
+ */
+export function arithmeticDrill(rng: Rng, rounds = 3): DomainDialogue {
+  const prompt = pickSystemPrompt(rng, "arithmetic");
+  const messages: CorpusMessage[] = [];
+  const questions: Question[] = [];
+  for (let i = 0; i < rounds; i++) {
+    let question: Question;
+    if (chance(rng, 2 / 3)) {
+      const expr = simpleExpr(rng, pickWeighted<Operator>(rng, { "+": 3, "-": 3, "*": 3, "/": 1 }));
+      const expression = exprText(expr);
+      const value = evaluateExpr(expr) as Rational;
+      const stated = statedResult(value);
+      const text = expandOne(rng, DRILL_TEMPLATES, { e: expression });
+      question = { text, followUp: text, expression, value, answer: stateAnswer(rng, expression, stated.text, stated.exact), answerWith: () => "" };
+    } else question = randomQuestion(rng);
+    questions.push(question);
+    messages.push(userMessage(i === 0 ? question.text : question.followUp));
+    messages.push(...exchange(rng, question, "good"));
+  }
+  return {
+    systemPrompt: prompt.text,
+    messages,
+    meta: { systemPrompt: prompt.name, drill: true, expressions: questions.map((q) => q.expression), results: questions.map((q) => toolResultText(q.value)) },
+  };
+}
