@@ -17,11 +17,14 @@
  * The card's figures: `npm run copy-drill -- --steps 150` (drill alone), `--drill-rows 2 --prompts both
  * --steps 350 --lr 1.5e-3` (half and half), `--prompts both --then-steps 200` (drill, then corpus).
  */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { Rng } from "../src/core/rng.js";
-import { loadPolicy } from "../src/model/registry.js";
+import { loadPolicy, resolveModelFolder } from "../src/model/registry.js";
+import { loadModelFolder, saveModelFolder, type ParameterMap } from "../src/model/weights.js";
 import { AdamW } from "../src/training/optimizer.js";
-import { generateCorpus, SYSTEM_PROMPTS } from "./corpus/generate.js";
+import { generateCorpus, generateDrillConversation, SYSTEM_PROMPTS } from "./corpus/generate.js";
 import { copyProbe, describeCopyProbe } from "./pretrain/copy-probe.js";
 import { conversationTokens, isHeldOut, makeBatch, RowPacker } from "./pretrain/data.js";
 import { evaluate, trainStep } from "./pretrain/loop.js";
@@ -53,8 +56,13 @@ const program = new Command()
   .option("--then-steps <n>", "corpus-only steps afterwards", count("--then-steps", 0), 0)
   .option("--then-lr <x>", "their learning rate", rate("--then-lr"), 3e-4)
   .option("--every <n>", "report every n steps", count("--every", 1), 50)
+  .option("--drill <kind>", "calls (question → call pairs) | episodes (question, call, tool result, answer: generateDrillConversation)", (v: string) => {
+    if (v !== "calls" && v !== "episodes") throw new InvalidArgumentError("--drill must be calls or episodes.");
+    return v;
+  }, "calls")
+  .option("--save <dir>", "write the trained model folder here at the end (tokenizer and chat template unchanged)")
   .parse();
-const opts = program.opts<{ steps: number; lr: number; drillRows: number; prompts: "calculator" | "both"; thenSteps: number; thenLr: number; every: number }>();
+const opts = program.opts<{ steps: number; lr: number; drillRows: number; prompts: "calculator" | "both"; thenSteps: number; thenLr: number; every: number; drill: "calls" | "episodes"; save?: string }>();
 if (opts.drillRows > ROWS) program.error(`--drill-rows must be at most ${ROWS}.`);
 const modelName = program.args[0] ?? "builtin:tiny-chat";
 
@@ -67,7 +75,9 @@ const heldOut = corpus.filter((_, i) => isHeldOut(i)).slice(0, 48).map((c) => ({
 const corpusRows = new RowPacker(train.length, (i) => conversationTokens(tokenizer, train[i], pad), Rng.fromSeed(6));
 
 const rng = Rng.fromSeed(11);
+let drillIndex = 0;
 function drillConversation(): number[] {
+  if (opts.drill === "episodes") return conversationTokens(tokenizer, generateDrillConversation(11, drillIndex++), pad);
   const system = opts.prompts === "calculator" || rng.int(2) === 0 ? SYSTEM_PROMPTS.calculator : SYSTEM_PROMPTS.toolAgent;
   const messages: { role: "system" | "user" | "assistant"; content: string }[] = [{ role: "system", content: system }];
   for (let k = 0; k < 3; k++) {
@@ -100,5 +110,14 @@ for (let step = 1; step <= opts.steps; step++) {
 for (let step = 1; step <= opts.thenSteps; step++) {
   await trainStep(model, optimizer, makeBatch(Array.from({ length: ROWS }, () => corpusRows.nextRow(ROW + 1)), ROW, pad), opts.thenLr, 1);
   if (step % opts.every === 0) await report(`corpus step ${step}`);
+}
+if (opts.save !== undefined) {
+  const parameters: ParameterMap = {};
+  for (const [name, v] of Object.entries(model.params)) parameters[name] = { shape: [...v.shape], data: (await v.data()) as Float32Array };
+  const sourceDir = resolveModelFolder(modelName);
+  const source = await loadModelFolder(sourceDir);
+  const files = Object.fromEntries(["tokenizer.json", "tokenizer_config.json"].map((f) => [f, readFileSync(path.join(sourceDir, f), "utf8")]));
+  await saveModelFolder(opts.save, model.config, parameters, { files, ...(source.generationConfig ? { generationConfig: source.generationConfig } : {}) });
+  console.log(`saved ${opts.save}`);
 }
 policy.dispose();
