@@ -14,6 +14,9 @@
  *   --prompts P        `calculator` (that system prompt only) or `both` (calculator or toolAgent) [calculator]
  *   --then-steps N     then N steps of corpus rows only [0]   --then-lr X   their learning rate [3e-4]
  *   --every N          report every N steps [50]
+ *   --drill D          `calls` (the question → call pairs above) or `episodes` (pretraining's tool drill,
+ *                      `generateDrillConversation`: question, call, tool result, answer) [calls]
+ *   --save DIR         write the trained model folder to DIR at the end (tokenizer files copied)
  * The card's figures: `npm run copy-drill -- --steps 150` (drill alone), `--drill-rows 2 --prompts both
  * --steps 350 --lr 1.5e-3` (half and half), `--prompts both --then-steps 200` (drill, then corpus).
  */
