@@ -13,7 +13,7 @@ from demo_trainer import TRAINER_SETUP, with_kernel
 
 SETUP = TRAINER_SETUP + """
 import { liveplot } from "grpo-agent-framework/kernel";
-const live = liveplot({ trainer: trainer, minIntervalMs: 200, maxOverhead: 1 }); // every step: this checks messages, not the throttle
+const live = liveplot({ trainer: trainer, minIntervalMs: 0, maxOverhead: 1 }); // every step, however fast steps run: this checks messages, not the throttle
 trainer.callbacks.push(live);
 """
 
