@@ -16,6 +16,7 @@
  *   --every N          report every N steps [50]
  *   --drill D          `calls` (the question → call pairs above) or `episodes` (pretraining's tool drill,
  *                      `generateDrillConversation`: question, call, tool result, answer) [calls]
+ *   --cosine           decay the drill phase's learning rate to 0 along a cosine [constant]
  *   --save DIR         write the trained model folder to DIR at the end (tokenizer files copied)
  * The card's figures: `npm run copy-drill -- --steps 150` (drill alone), `--drill-rows 2 --prompts both
  * --steps 350 --lr 1.5e-3` (half and half), `--prompts both --then-steps 200` (drill, then corpus).
@@ -63,9 +64,10 @@ const program = new Command()
     if (v !== "calls" && v !== "episodes") throw new InvalidArgumentError("--drill must be calls or episodes.");
     return v;
   }, "calls")
+  .option("--cosine", "decay the drill phase's learning rate to 0 along a cosine (default: constant)", false)
   .option("--save <dir>", "write the trained model folder here at the end (tokenizer and chat template unchanged)")
   .parse();
-const opts = program.opts<{ steps: number; lr: number; drillRows: number; prompts: "calculator" | "both"; thenSteps: number; thenLr: number; every: number; drill: "calls" | "episodes"; save?: string }>();
+const opts = program.opts<{ steps: number; lr: number; drillRows: number; prompts: "calculator" | "both"; thenSteps: number; thenLr: number; every: number; drill: "calls" | "episodes"; cosine: boolean; save?: string }>();
 if (opts.drillRows > ROWS) program.error(`--drill-rows must be at most ${ROWS}.`);
 const modelName = program.args[0] ?? "builtin:tiny-chat";
 
@@ -107,7 +109,8 @@ async function report(what: string): Promise<void> {
 await report("start");
 for (let step = 1; step <= opts.steps; step++) {
   const rows = Array.from({ length: ROWS }, (_, r) => (r < opts.drillRows ? drillRow() : corpusRows.nextRow(ROW + 1)));
-  await trainStep(model, optimizer, makeBatch(rows, ROW, pad), opts.lr, 1);
+  const lr = opts.cosine ? opts.lr * 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / opts.steps)) : opts.lr;
+  await trainStep(model, optimizer, makeBatch(rows, ROW, pad), lr, 1);
   if (step % opts.every === 0) await report(`drill step ${step}`);
 }
 for (let step = 1; step <= opts.thenSteps; step++) {

@@ -5,7 +5,8 @@ model (no live plot, no stop() call: only the kernel's ambient AbortSignal can s
 runs `await trainer.run({ steps: 1000 })`, interrupting it about 2 s in: first with SIGINT (the
 kernelspec's interrupt_mode "signal", what Jupyter's interrupt button does), then with an
 interrupt_request on the control channel. For each it records the step printed last before the
-interrupt, the reply, any message of that cell after its idle status, the trainer's step count at
+interrupt (from the kernel's own step-end times: its stdout reaches the client late, sometimes a
+step or two after the kernel printed it), the reply, any message of that cell after its idle status, the trainer's step count at
 once and 1.5 s later, and whether the next cell's `trainer.step()` works. Prints one JSON summary on
 the last line of stdout for test/kernel/protocol.test.ts.
 """
@@ -17,7 +18,7 @@ from queue import Empty
 from demo_trainer import TRAINER_SETUP, with_kernel
 
 SETUP = TRAINER_SETUP + """
-trainer.callbacks.push({ onStepEnd: (e) => console.log("step " + e.step) });
+trainer.callbacks.push({ onStepEnd: (e) => console.log("step " + e.step + " " + Date.now()) });
 """
 
 
@@ -53,9 +54,8 @@ def step_count(kc):
 def interrupted_run(km, kc, via):
     msg_id = kc.execute("await trainer.run({ steps: 1000 });")
     started = None
-    steps = []
+    steps = []  # (step, the kernel's Date.now() at its end): same machine, same clock as time.time()
     sent_at = None
-    step_at_interrupt = None
     idle = False
     while not idle:
         try:
@@ -68,11 +68,10 @@ def interrupted_run(km, kc, via):
             if kind == "status" and msg["content"]["execution_state"] == "busy":
                 started = now
             elif kind == "stream" and msg["content"]["name"] == "stdout":
-                steps += [int(line.split()[1]) for line in msg["content"]["text"].splitlines() if line.startswith("step ")]
+                steps += [(int(line.split()[1]), int(line.split()[2])) for line in msg["content"]["text"].splitlines() if line.startswith("step ")]
             elif kind == "status" and msg["content"]["execution_state"] == "idle":
                 idle = True
         if sent_at is None and started is not None and now - started >= 2 and steps:
-            step_at_interrupt = steps[-1]
             sent_at = time.time()
             if via == "signal":
                 km.interrupt_kernel()
@@ -82,6 +81,8 @@ def interrupted_run(km, kc, via):
             raise RuntimeError("the run was not interrupted")
     reply = wait_reply(kc, msg_id, 60)["content"]
     replied_at = time.time()
+    # The steps the kernel had finished when the interrupt was sent (their lines may have arrived later).
+    step_at_interrupt = max([step for step, ended_ms in steps if ended_ms <= sent_at * 1000], default=0)
     # Anything of that cell after its idle status (output of work running on) would show up here.
     after = 0
     until = time.time() + 2
