@@ -21,12 +21,13 @@
  * The card's figures: `npm run copy-drill -- --steps 150` (drill alone), `--drill-rows 2 --prompts both
  * --steps 350 --lr 1.5e-3` (half and half), `--prompts both --then-steps 200` (drill, then corpus).
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { Rng } from "../src/core/rng.js";
 import { loadPolicy, resolveModelFolder } from "../src/model/registry.js";
-import { loadModelFolder, saveModelFolder, type ParameterMap } from "../src/model/weights.js";
+import { saveModelFolder } from "../src/model/weights.js";
+import { learningRateAt } from "../src/training/config.js";
 import { AdamW } from "../src/training/optimizer.js";
 import { generateCorpus, generateDrillConversation, SYSTEM_PROMPTS } from "./corpus/generate.js";
 import { copyProbe, describeCopyProbe } from "./pretrain/copy-probe.js";
@@ -109,7 +110,7 @@ async function report(what: string): Promise<void> {
 await report("start");
 for (let step = 1; step <= opts.steps; step++) {
   const rows = Array.from({ length: ROWS }, (_, r) => (r < opts.drillRows ? drillRow() : corpusRows.nextRow(ROW + 1)));
-  const lr = opts.cosine ? opts.lr * 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / opts.steps)) : opts.lr;
+  const lr = learningRateAt(step - 1, opts.steps, { learningRate: opts.lr, lrScheduler: opts.cosine ? "cosine" : "constant", warmupRatio: 0 });
   await trainStep(model, optimizer, makeBatch(rows, ROW, pad), lr, 1);
   if (step % opts.every === 0) await report(`drill step ${step}`);
 }
@@ -118,12 +119,12 @@ for (let step = 1; step <= opts.thenSteps; step++) {
   if (step % opts.every === 0) await report(`corpus step ${step}`);
 }
 if (opts.save !== undefined) {
-  const parameters: ParameterMap = {};
-  for (const [name, v] of Object.entries(model.params)) parameters[name] = { shape: [...v.shape], data: (await v.data()) as Float32Array };
   const sourceDir = resolveModelFolder(modelName);
-  const source = await loadModelFolder(sourceDir);
-  const files = Object.fromEntries(["tokenizer.json", "tokenizer_config.json"].map((f) => [f, readFileSync(path.join(sourceDir, f), "utf8")]));
-  await saveModelFolder(opts.save, model.config, parameters, { files, ...(source.generationConfig ? { generationConfig: source.generationConfig } : {}) });
+  const generationFile = path.join(sourceDir, "generation_config.json");
+  await saveModelFolder(opts.save, model.config, await model.weightValues(), {
+    files: { ...tokenizer.toFiles() },
+    ...(existsSync(generationFile) ? { generationConfig: JSON.parse(readFileSync(generationFile, "utf8")) as Record<string, unknown> } : {}),
+  });
   console.log(`saved ${opts.save}`);
 }
 policy.dispose();

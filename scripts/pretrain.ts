@@ -41,7 +41,7 @@ import { BUILTIN_SPECIAL_TOKENS, builtinTokenizerConfig, trainBPE } from "../src
 import type { ModelConfig } from "../src/model/config.js";
 import { ChatTokenizer } from "../src/model/tokenizer.js";
 import { Transformer } from "../src/model/transformer.js";
-import { loadModelFolder, saveModelFolder, type ParameterMap } from "../src/model/weights.js";
+import { loadModelFolder, saveModelFolder } from "../src/model/weights.js";
 import { AdamW } from "../src/training/optimizer.js";
 import { learningRateAt } from "../src/training/config.js";
 import { corpusStats, generateCorpus, generateDrillConversation, renderForPretraining, type CorpusConversation } from "./corpus/generate.js";
@@ -227,13 +227,6 @@ class Phases {
   get total(): number {
     return (performance.now() - this.began) / 1000;
   }
-}
-
-/** The model's weights as host arrays under canonical names (what saveModelFolder writes). */
-async function parameterMap(model: Transformer): Promise<ParameterMap> {
-  const out: ParameterMap = {};
-  for (const [name, v] of Object.entries(model.params)) out[name] = { shape: [...v.shape], data: (await v.data()) as Float32Array };
-  return out;
 }
 
 /** The index of the phase that step `step` (0-based) of `steps` belongs to. */
@@ -491,7 +484,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const out = path.resolve(options.out);
   await phases.time("save", async () => {
     const files = tokenizer.toFiles();
-    await saveModelFolder(out, config, await parameterMap(model), {
+    await saveModelFolder(out, config, await model.weightValues(), {
       files: { "tokenizer.json": files["tokenizer.json"], "tokenizer_config.json": files["tokenizer_config.json"] },
       generationConfig: {
         eos_token_id: tokenizer.eosTokenId,

@@ -30,6 +30,7 @@ import { floatView, fusedAddLayerNorm, fusedGelu, fusedLayerNorm, hasDecodeKerne
 import { KVStore, MASKED_SCORE } from "./kv-store.js";
 import { applyRotary, batchMatMul, embeddingLookup, geluTanh, linear, targetLogSoftmax } from "./ops.js";
 import { rotaryTables } from "./rope.js";
+import type { ParameterMap } from "./weights.js";
 
 // ---------------------------------------------------------------------------------------------
 // Parameter names and shapes
@@ -813,6 +814,14 @@ export class Transformer {
     this.ensureLive();
     const out: Record<string, tf.Tensor> = {};
     for (const [name, v] of Object.entries(this.params)) out[name] = tf.clone(v);
+    return out;
+  }
+
+  /** The weights as host arrays keyed by canonical name (what `saveModelFolder` and checkpoints write). */
+  async weightValues(): Promise<ParameterMap> {
+    this.ensureLive();
+    const out: ParameterMap = {};
+    for (const [name, v] of Object.entries(this.params)) out[name] = { shape: [...v.shape], data: (await v.data()) as Float32Array };
     return out;
   }
 

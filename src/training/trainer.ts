@@ -23,8 +23,7 @@ import type { RewardFunction } from "../core/reward.js";
 import { mean, std } from "../core/stats.js";
 import { TrajectoryGroup, type MultiTurnTrajectory } from "../core/trajectory.js";
 import { TfPolicy } from "../model/policy.js";
-import { Transformer } from "../model/transformer.js";
-import { saveModelFolder, type ParameterMap } from "../model/weights.js";
+import { saveModelFolder } from "../model/weights.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "../model/safetensors.js";
 import { buildRows, microBatches, padRows, tokenWeights, type PaddedBatch, type TrainingRow } from "./batch.js";
 import { writeCheckpointDir } from "./checkpoint.js";
@@ -163,16 +162,6 @@ function trainablePolicy(agent: Agent): TfPolicy {
     });
   }
   return agent.policy;
-}
-
-function paramMap(model: Transformer): Promise<ParameterMap> {
-  return (async () => {
-    const out: ParameterMap = {};
-    for (const [name, v] of Object.entries(model.params)) {
-      out[name] = { shape: [...v.shape], data: (await v.data()) as Float32Array };
-    }
-    return out;
-  })();
 }
 
 /** GRPO training of an agent against an environment. Create with {@link GRPOTrainer.create}. */
@@ -652,7 +641,7 @@ export class GRPOTrainer {
 
   private async writeCheckpoint(dir: string): Promise<void> {
     const model = this.policy.model;
-    const params = await paramMap(model);
+    const params = await model.weightValues();
     const optimizerState = await this.optimizer.getState();
     const reference = this.reference
       ? Object.fromEntries(await Promise.all(Object.entries(this.reference).map(async ([n, t]) =>
