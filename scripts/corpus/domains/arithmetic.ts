@@ -186,6 +186,8 @@ const QUESTION_TEMPLATES: readonly string[] = [
   "Calculate {e} for me, please.", "I need the result of {e}.", "What does {e} equal?", "Quick question: what is {e}?",
   "Could you work out {e}?",
 ];
+/** The tool_agent example's question forms, which the tool drill asks most often. */
+const DRILL_TEMPLATES: readonly string[] = ["What is {e}?", "Can you calculate {e}?", "Please compute {e}.", "How much is {e}?"];
 const FOLLOW_UP_TEMPLATES: readonly string[] = [
   "And what about {e}?", "What about {e}?", "Now what is {e}?", "Thanks! One more: what is {e}?",
   "Great. Can you also calculate {e}?", "Next one: {e}?", "And {e}?",
@@ -232,19 +234,24 @@ const WORD_PROBLEMS: readonly WordProblem[] = [
   { op: "/", fits: (a, b) => b >= 2, question: "{a} cookies are shared equally by {b} kids. How many does each kid get?", answer: "{e} = {r}, so each kid gets {r}." },
 ];
 
-function symbolicQuestion(rng: Rng): Question {
-  const expr = randomExpr(rng);
+/**
+ * A question about `expr` (default: a random one). `plain` (the tool drill) asks it in symbols in
+ * one of the tool_agent example's phrasings, the same text as a follow-up; otherwise the corpus's
+ * phrasings, a simple expression sometimes in words.
+ */
+function symbolicQuestion(rng: Rng, expr: Expr = randomExpr(rng), plain = false): Question {
   const expression = exprText(expr);
   const value = evaluateExpr(expr) as Rational;
   const stated = statedResult(value);
   // Simple expressions are sometimes asked in words ("37 times 12"); the call still uses symbols.
   const inWords =
-    expr.kind === "bin" && expr.left.kind === "num" && expr.right.kind === "num" && chance(rng, 0.25)
+    !plain && expr.kind === "bin" && expr.left.kind === "num" && expr.right.kind === "num" && chance(rng, 0.25)
       ? `${expr.left.value} ${pick(rng, OPERATOR_WORDS[expr.op])} ${expr.right.value}`
       : undefined;
+  const text = expandOne(rng, plain ? DRILL_TEMPLATES : QUESTION_TEMPLATES, { e: inWords ?? expression });
   return {
-    text: expandOne(rng, QUESTION_TEMPLATES, { e: inWords ?? expression }),
-    followUp: expandOne(rng, FOLLOW_UP_TEMPLATES, { e: inWords ?? expression }),
+    text,
+    followUp: plain ? text : expandOne(rng, FOLLOW_UP_TEMPLATES, { e: inWords ?? expression }),
     expression,
     value,
     answer: stateAnswer(rng, expression, stated.text, stated.exact),
@@ -466,8 +473,6 @@ export function arithmeticDialogue(rng: Rng, quality: Quality): DomainDialogue {
 // ---------------------------------------------------------------------------------------------
 // The tool drill (pretraining's dense tool-use rows)
 
-/** The tool_agent example's question forms, which the drill asks most often. */
-const DRILL_TEMPLATES: readonly string[] = ["What is {e}?", "Can you calculate {e}?", "Please compute {e}.", "How much is {e}?"];
 
 /**
  * A dense tool-use conversation for pretraining (see `PretrainPreset.toolDrill`): a calculator
@@ -483,15 +488,9 @@ export function arithmeticDrill(rng: Rng, rounds = 3): DomainDialogue {
   const messages: CorpusMessage[] = [];
   const questions: Question[] = [];
   for (let i = 0; i < rounds; i++) {
-    let question: Question;
-    if (chance(rng, 2 / 3)) {
-      const expr = simpleExpr(rng, pickWeighted<Operator>(rng, { "+": 3, "-": 3, "*": 3, "/": 1 }));
-      const expression = exprText(expr);
-      const value = evaluateExpr(expr) as Rational;
-      const stated = statedResult(value);
-      const text = expandOne(rng, DRILL_TEMPLATES, { e: expression });
-      question = { text, followUp: text, expression, value, answer: stateAnswer(rng, expression, stated.text, stated.exact), answerWith: () => "" };
-    } else question = randomQuestion(rng);
+    const question = chance(rng, 2 / 3)
+      ? symbolicQuestion(rng, simpleExpr(rng, pickWeighted<Operator>(rng, { "+": 3, "-": 3, "*": 3, "/": 1 })), true)
+      : randomQuestion(rng);
     questions.push(question);
     messages.push(userMessage(i === 0 ? question.text : question.followUp));
     messages.push(...exchange(rng, question, "good"));
