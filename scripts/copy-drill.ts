@@ -16,6 +16,10 @@
  *   --every N          report every N steps [50]
  *   --drill D          `calls` (the question → call pairs above) or `episodes` (pretraining's tool drill,
  *                      `generateDrillConversation`: question, call, tool result, answer) [calls]
+ *   --induction-rows K rows of the 4 per step made of random token runs, each followed by its exact repeat,
+ *                      the loss on the repeats only (half the runs number-like) [0]; with drill rows first,
+ *                      corpus rows last. Every report (with or without them) prints the greedy accuracy on the repeats
+ *                      of 4 fixed such rows: does the model copy in context at all?
  *   --cosine           decay the drill phase's learning rate to 0 along a cosine [constant]
  *   --save DIR         write the trained model folder to DIR at the end (tokenizer files copied)
  * The card's figures: `npm run copy-drill -- --steps 150` (drill alone), `--drill-rows 2 --prompts both
@@ -23,6 +27,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { Command, InvalidArgumentError } from "commander";
 import { Rng } from "../src/core/rng.js";
 import { loadPolicy, resolveModelFolder } from "../src/model/registry.js";
@@ -65,11 +70,12 @@ const program = new Command()
     if (v !== "calls" && v !== "episodes") throw new InvalidArgumentError("--drill must be calls or episodes.");
     return v;
   }, "calls")
+  .option("--induction-rows <k>", "rows of the 4 per step that repeat random token runs (loss on the repeats only)", count("--induction-rows", 0), 0)
   .option("--cosine", "decay the drill phase's learning rate to 0 along a cosine (default: constant)", false)
   .option("--save <dir>", "write the trained model folder here at the end (tokenizer and chat template unchanged)")
   .parse();
-const opts = program.opts<{ steps: number; lr: number; drillRows: number; prompts: "calculator" | "both"; thenSteps: number; thenLr: number; every: number; drill: "calls" | "episodes"; cosine: boolean; save?: string }>();
-if (opts.drillRows > ROWS) program.error(`--drill-rows must be at most ${ROWS}.`);
+const opts = program.opts<{ steps: number; lr: number; drillRows: number; prompts: "calculator" | "both"; thenSteps: number; thenLr: number; every: number; drill: "calls" | "episodes"; inductionRows: number; cosine: boolean; save?: string }>();
+if (opts.drillRows + opts.inductionRows > ROWS) program.error(`--drill-rows plus --induction-rows must be at most ${ROWS}.`);
 const modelName = program.args[0] ?? "builtin:tiny-chat";
 
 const policy = await loadPolicy(modelName);
@@ -102,16 +108,72 @@ function drillRow(): number[] {
   return row;
 }
 
+/**
+ * An induction row: random token runs, each followed by its exact repeat, the loss taken on the
+ * repeats only (the first token of a repeat excepted: nothing predicts it). Half the runs are
+ * number-like (digits, spaces and operators, so each digit recurs and one previous token is not
+ * enough to know where a copy is), half any non-special tokens. Returns the row and its loss mask.
+ */
+const special = new Set(tokenizer.specialTokenIds);
+const ordinary = Array.from({ length: tokenizer.vocabSize }, (_, id) => id).filter((id) => !special.has(id));
+const numberish = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", " ", " +", " -", " *", " ="].map((s) => {
+  const ids = tokenizer.encode(s);
+  if (ids.length !== 1) throw new Error(`${JSON.stringify(s)} is not one token`);
+  return ids[0];
+});
+function inductionRow(random: Rng = rng): { row: number[]; copied: boolean[] } {
+  const row: number[] = [];
+  const copied: boolean[] = [];
+  while (row.length < ROW + 1) {
+    const alphabet = random.int(2) === 0 ? numberish : ordinary;
+    const run = Array.from({ length: 6 + random.int(20) }, () => alphabet[random.int(alphabet.length)]);
+    row.push(...run, ...run);
+    copied.push(...run.map(() => false), false, ...run.slice(1).map(() => true));
+  }
+  return { row: row.slice(0, ROW + 1), copied: copied.slice(0, ROW + 1) };
+}
+function stepBatch() {
+  const rows: number[][] = [];
+  const masks: (boolean[] | undefined)[] = [];
+  for (let r = 0; r < ROWS; r++) {
+    if (r < opts.drillRows) { rows.push(drillRow()); masks.push(undefined); }
+    else if (r < opts.drillRows + opts.inductionRows) { const { row, copied } = inductionRow(); rows.push(row); masks.push(copied); }
+    else { rows.push(corpusRows.nextRow(ROW + 1)); masks.push(undefined); }
+  }
+  const batch = makeBatch(rows, ROW, pad);
+  let targets = batch.targetCount;
+  masks.forEach((copied, b) => {
+    if (copied === undefined) return;
+    // Target t of row b is token t + 1.
+    for (let t = 0; t < ROW; t++) if (batch.lossMask[b * ROW + t] === 1 && !copied[t + 1]) { batch.lossMask[b * ROW + t] = 0; targets--; }
+  });
+  return { ...batch, targetCount: targets };
+}
+
 const optimizer = new AdamW(model.params, { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 });
+/** Greedy accuracy on the repeats of 4 fixed induction rows (their own seed): does the model copy in context? */
+const probeRng = Rng.fromSeed(12345);
+const inductionProbe = Array.from({ length: 4 }, () => inductionRow(probeRng));
+async function inductionAccuracy(): Promise<string> {
+  let right = 0;
+  let counted = 0;
+  for (const { row, copied } of inductionProbe) {
+    const logits = tf.tidy(() => model.forward(tf.tensor2d([row.slice(0, ROW)], [1, ROW], "int32"))); // (1, T, V)
+    const argmax = tf.tidy(() => logits.argMax(-1));
+    const predicted = (await argmax.data()) as Int32Array;
+    tf.dispose([logits, argmax]);
+    for (let t = 0; t < ROW; t++) if (copied[t + 1]) { counted++; if (predicted[t] === row[t + 1]) right++; }
+  }
+  return `induction rows copied ${right}/${counted}`;
+}
 async function report(what: string): Promise<void> {
   const perplexity = (await evaluate(model, heldOut)).perplexity;
-  console.log(`${what}: held-out perplexity (48 conversations) ${perplexity.toFixed(3)} | ${describeCopyProbe(await copyProbe(model, tokenizer))}`);
+  console.log(`${what}: held-out perplexity (48 conversations) ${perplexity.toFixed(3)} | ${describeCopyProbe(await copyProbe(model, tokenizer))} | ${await inductionAccuracy()}`);
 }
 await report("start");
 for (let step = 1; step <= opts.steps; step++) {
-  const rows = Array.from({ length: ROWS }, (_, r) => (r < opts.drillRows ? drillRow() : corpusRows.nextRow(ROW + 1)));
   const lr = learningRateAt(step - 1, opts.steps, { learningRate: opts.lr, lrScheduler: opts.cosine ? "cosine" : "constant", warmupRatio: 0 });
-  await trainStep(model, optimizer, makeBatch(rows, ROW, pad), lr, 1);
+  await trainStep(model, optimizer, stepBatch(), lr, 1);
   if (step % opts.every === 0) await report(`drill step ${step}`);
 }
 for (let step = 1; step <= opts.thenSteps; step++) {

@@ -3,6 +3,9 @@
  * call? Prints the teacher-forced digit accuracy of `scripts/pretrain/copy-probe.ts` (the figure the
  * model card quotes) for a model name or folder (default builtin:tiny-chat).
  *
+ * `--by-position` also prints right/total for each digit place of each operand and one line per
+ * problem with the misses marked `[predicted≠expected]` (where copying breaks down).
+ *
  * `--record` also writes the figures into the folder's `training_log.json` (`behaviour.copyProbe`)
  * and re-renders its card, for a folder built before pretraining measured the probe itself.
  */
@@ -10,11 +13,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadPolicy, resolveModelFolder } from "../src/model/registry.js";
 import { renderModelCard } from "./pretrain/card.js";
-import { copyProbe, describeCopyProbe } from "./pretrain/copy-probe.js";
+import { copyProbe, copyProbeByPosition, describeCopyProbe } from "./pretrain/copy-probe.js";
 import type { TrainingLog } from "./pretrain/log.js";
 
 const args = process.argv.slice(2);
 const record = args.includes("--record");
+const byPosition = args.includes("--by-position");
 const modelName = args.find((a) => !a.startsWith("--")) ?? "builtin:tiny-chat";
 const policy = await loadPolicy(modelName).catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : String(error));
@@ -22,6 +26,11 @@ const policy = await loadPolicy(modelName).catch((error: unknown) => {
 });
 const result = await copyProbe(policy.model, policy.tokenizer);
 console.log(`${modelName}: ${describeCopyProbe(result)}`);
+if (byPosition) {
+  const { positions, lines } = await copyProbeByPosition(policy.model, policy.tokenizer);
+  for (const line of lines) console.log(line);
+  for (const [place, [right, total]] of positions) console.log(`${place.padEnd(22)} ${right}/${total}`);
+}
 if (record) {
   const dir = resolveModelFolder(modelName);
   const logFile = path.join(dir, "training_log.json");

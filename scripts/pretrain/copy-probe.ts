@@ -31,11 +31,18 @@ export interface CopyProbeResult {
   laterDigits: number;
 }
 
-/** Teacher-forced digit accuracy of the calculator call on 40 tool_agent problems (see the module comment). */
-export async function copyProbe(model: Transformer, tokenizer: ChatTokenizer): Promise<CopyProbeResult> {
+/** One probe problem: the expression's tokens and the greedy prediction at each of them, teacher-forced. */
+interface ProbedExpression {
+  question: string;
+  targets: number[];
+  predicted: number[];
+}
+
+/** The greedy predictions of each probe problem's expression tokens (see the module comment). */
+async function probeExpressions(model: Transformer, tokenizer: ChatTokenizer): Promise<ProbedExpression[]> {
   const problems = arithmeticProblems(40, 2, "probe");
-  const result: CopyProbeResult = { problems: problems.length, firstRight: 0, firstIsExampleTwo: 0, laterRight: 0, laterDigits: 0 };
   const prefixLength = tokenizer.encode(CALL_PREFIX).length;
+  const out: ProbedExpression[] = [];
   for (const problem of problems) {
     const question = problem.userResponses[0];
     const expression = /(\d+ [-+*] \d+)/.exec(question)?.[1];
@@ -52,19 +59,63 @@ export async function copyProbe(model: Transformer, tokenizer: ChatTokenizer): P
     const [rows] = (await logits.array()) as number[][][];
     logits.dispose();
     const expressionStart = promptIds.length + prefixLength - cut;
-    tokenizer.encode(expression).forEach((target, j) => {
+    const targets = tokenizer.encode(expression);
+    const predicted = targets.map((_, j) => {
       const row = rows[expressionStart + j - 1]; // the prediction of expression token j
-      const predicted = row.indexOf(Math.max(...row));
+      return row.indexOf(Math.max(...row));
+    });
+    out.push({ question, targets, predicted });
+  }
+  return out;
+}
+
+/** Teacher-forced digit accuracy of the calculator call on 40 tool_agent problems (see the module comment). */
+export async function copyProbe(model: Transformer, tokenizer: ChatTokenizer): Promise<CopyProbeResult> {
+  const probed = await probeExpressions(model, tokenizer);
+  const result: CopyProbeResult = { problems: probed.length, firstRight: 0, firstIsExampleTwo: 0, laterRight: 0, laterDigits: 0 };
+  for (const { targets, predicted } of probed) {
+    targets.forEach((target, j) => {
       if (j === 0) {
-        if (predicted === target) result.firstRight++;
-        if (tokenizer.decode([predicted]) === "2") result.firstIsExampleTwo++;
+        if (predicted[j] === target) result.firstRight++;
+        if (tokenizer.decode([predicted[j]]) === "2") result.firstIsExampleTwo++;
       } else if (/^\d$/.test(tokenizer.decode([target]))) {
         result.laterDigits++;
-        if (predicted === target) result.laterRight++;
+        if (predicted[j] === target) result.laterRight++;
       }
     });
   }
   return result;
+}
+
+/**
+ * The probe by position: right/total for each digit place of each operand (`operand 1, digit 2`, …)
+ * and for the operator, plus one line per problem showing the misses as `[predicted≠expected]`.
+ */
+export async function copyProbeByPosition(model: Transformer, tokenizer: ChatTokenizer): Promise<{ positions: Map<string, [number, number]>; lines: string[] }> {
+  const positions = new Map<string, [number, number]>();
+  const count = (key: string, right: boolean) => {
+    const entry = positions.get(key) ?? [0, 0];
+    positions.set(key, [entry[0] + (right ? 1 : 0), entry[1] + 1]);
+  };
+  const lines: string[] = [];
+  for (const { question, targets, predicted } of await probeExpressions(model, tokenizer)) {
+    let operand = 1;
+    let digit = 1;
+    let line = "";
+    targets.forEach((target, j) => {
+      const text = tokenizer.decode([target]);
+      const right = predicted[j] === target;
+      if (/^\d$/.test(text)) count(`operand ${operand}, digit ${digit++}`, right);
+      else if (text.trim() !== "") {
+        count("operator", right);
+        operand++;
+        digit = 1;
+      }
+      line += right ? text : `[${tokenizer.decode([predicted[j]])}≠${text}]`;
+    });
+    lines.push(`${question.padEnd(32)} ${line}`);
+  }
+  return { positions: new Map([...positions].sort(([a], [b]) => a.localeCompare(b))), lines };
 }
 
 /** One line: `first digit right a/40 (…); later digits right, teacher-forced: b/c`. */

@@ -15,7 +15,7 @@ import { generateConversation, renderForPretraining, SYSTEM_PROMPTS } from "../.
 import { Rng } from "../../src/core/rng.js";
 import { conversationTokens, heldOutIndices, HELD_OUT_EVERY, isHeldOut, makeBatch, RowPacker, windowsOf } from "../../scripts/pretrain/data.js";
 import type { TrainingLog } from "../../scripts/pretrain/log.js";
-import { copyProbe } from "../../scripts/pretrain/copy-probe.js";
+import { copyProbe, copyProbeByPosition } from "../../scripts/pretrain/copy-probe.js";
 import { evaluate } from "../../scripts/pretrain/loop.js";
 import { Transformer } from "../../src/model/transformer.js";
 
@@ -157,6 +157,23 @@ describe("builtin:tiny-chat behaviour", () => {
     } finally {
       short.dispose();
     }
+  });
+
+  it("breaks the copy probe down by digit place, with the same counts as the probe", async () => {
+    const result = await copyProbe(policy.model, policy.tokenizer);
+    const { positions, lines } = await copyProbeByPosition(policy.model, policy.tokenizer);
+    expect(lines).toHaveLength(40);
+    const digitPlaces = [...positions].filter(([place]) => place.startsWith("operand"));
+    // Every expression has two operands and one operator; the first digit of operand 1 is the probe's "first digit".
+    expect(positions.get("operator")?.[1]).toBe(40);
+    expect(positions.get("operand 1, digit 1")).toEqual([result.firstRight, 40]);
+    const later = digitPlaces.filter(([place]) => place !== "operand 1, digit 1");
+    expect(later.reduce((n, [, [, total]]) => n + total, 0)).toBe(result.laterDigits);
+    expect(later.reduce((n, [, [right]]) => n + right, 0)).toBe(result.laterRight);
+    // A miss is shown as [predicted≠expected]; a line without misses is the expression itself.
+    const misses = lines.join("\n").match(/\[[^\]]*≠[^\]]*\]/g) ?? [];
+    const wrong = [...positions.values()].reduce((n, [right, total]) => n + total - right, 0);
+    expect(misses.length).toBeGreaterThanOrEqual(wrong);
   });
 
   it("is a rotary (GPT-NeoX layout) model, as its card says", () => {
