@@ -14,7 +14,10 @@
 // (the ratio of the two median throughputs is printed too). Each pool first plays --warmup rounds
 // that are not measured (JIT and wasm compilation in fresh worker threads made the first rounds of
 // 2 workers 15-20% slower).
-// Options: --rounds N (default 15), --warmup N (default 2), --episodes N per round (default 32),
+// The host's speed swings within seconds (per-round ratios of one run span 1.0-2.4×), so one run's
+// median carries noise: the 90% interval of that median, from resampling the per-round ratios
+// (bootstrap, 2000 resamples, seeded), is printed beside it.
+// Options: --rounds N (default 20), --warmup N (default 2), --episodes N per round (default 32),
 // --max-new-tokens N (default 48).
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -29,7 +32,7 @@ function argument(name: string, fallback: number): number {
   return i >= 0 ? Number.parseInt(process.argv[i + 1], 10) : fallback;
 }
 
-const rounds = argument("--rounds", 15);
+const rounds = argument("--rounds", 20);
 const warmup = argument("--warmup", 2);
 const episodes = argument("--episodes", 32);
 const maxNewTokens = argument("--max-new-tokens", 48);
@@ -121,6 +124,14 @@ const roundRatios = [...new Set(perRound.map((x) => x.round))].map((r) => {
   return time(1) / time(2);
 });
 const speedup = median(roundRatios);
+/** 90% bootstrap interval of the median of `xs` (seeded resampling, so a run's printout is reproducible from its rounds). */
+function medianInterval(xs: number[], resamples = 2000): [number, number] {
+  let state = 12345;
+  const next = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const medians = Array.from({ length: resamples }, () => median(xs.map(() => xs[Math.floor(next() * xs.length)]))).sort((a, b) => a - b);
+  return [medians[Math.floor(0.05 * resamples)], medians[Math.floor(0.95 * resamples)]];
+}
+const speedupInterval = medianInterval(roundRatios);
 // Work per token (CPU-seconds, all threads): equal for 1 and 2 workers means splitting costs nothing
 // extra, and the wall-clock speed-up is then the number of cores the machine gave the run.
 const cpuPerToken = (n: number) => median(perRound.filter((x) => x.numWorkers === n).map((x) => x.cpuS / x.tokens));
@@ -134,7 +145,7 @@ const threadMsPerToken = (n: number) => {
 const summary = {
   what: "rollout throughput, quick_start agent on builtin:tiny-chat, DistributedTrainer worker threads",
   episodesPerRound: episodes, maxNewTokens, rounds, warmupRounds: warmup,
-  medianTokensPerS: { workers1: tps(1), workers2: tps(2) }, speedup, ratioOfMedians, roundRatios,
+  medianTokensPerS: { workers1: tps(1), workers2: tps(2) }, speedup, speedupInterval90: speedupInterval, ratioOfMedians, roundRatios,
   medianCpuMsPerToken: { workers1: 1000 * cpuPerToken(1), workers2: 1000 * cpuPerToken(2) },
   medianCoresUsed: { workers1: cores(1), workers2: cores(2) },
   medianThreadCpuMsPerToken: { workers1: threadMsPerToken(1), workers2: threadMsPerToken(2) },
@@ -148,7 +159,7 @@ const threadText = (n: number) => { const t = threadMsPerToken(n); return `main 
 console.log(`CPU ms per token by thread: 1 worker ${threadText(1)}; 2 workers ${threadText(2)}`);
 console.log(`per-round speed-ups: ${roundRatios.map((x) => x.toFixed(2)).join(" ")}`);
 console.log(`median: 1 worker ${tps(1).toFixed(0)} tok/s, 2 workers ${tps(2).toFixed(0)} tok/s (ratio ${ratioOfMedians.toFixed(2)}x); ` +
-  `median per-round speed-up ${speedup.toFixed(2)}x (target >= 1.6x)`);
+  `median per-round speed-up ${speedup.toFixed(2)}x, 90% interval ${speedupInterval.map((x) => x.toFixed(2)).join("-")}x (target >= 1.6x)`);
 const out = path.join("bench", "results", "distributed.json");
 await mkdir(path.dirname(out), { recursive: true });
 await writeFile(out, `${JSON.stringify(summary, null, 2)}\n`);
