@@ -25,19 +25,17 @@
  * The card's figures: `npm run copy-drill -- --steps 150` (drill alone), `--drill-rows 2 --prompts both
  * --steps 350 --lr 1.5e-3` (half and half), `--prompts both --then-steps 200` (drill, then corpus).
  */
-import { existsSync, readFileSync } from "node:fs";
-import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { Command, InvalidArgumentError } from "commander";
 import { Rng } from "../src/core/rng.js";
-import { loadPolicy, resolveModelFolder } from "../src/model/registry.js";
-import { saveModelFolder } from "../src/model/weights.js";
+import { loadPolicy } from "../src/model/registry.js";
 import { learningRateAt } from "../src/training/config.js";
 import { AdamW } from "../src/training/optimizer.js";
 import { generateCorpus, generateDrillConversation, SYSTEM_PROMPTS } from "./corpus/generate.js";
 import { copyProbe, describeCopyProbe } from "./pretrain/copy-probe.js";
 import { conversationTokens, isHeldOut, makeBatch, RowPacker } from "./pretrain/data.js";
 import { evaluate, trainStep } from "./pretrain/loop.js";
+import { saveDerivedModel } from "./pretrain/save-derived.js";
 
 const ROW = 256;
 const ROWS = 4;
@@ -181,12 +179,7 @@ for (let step = 1; step <= opts.thenSteps; step++) {
   if (step % opts.every === 0) await report(`corpus step ${step}`);
 }
 if (opts.save !== undefined) {
-  const sourceDir = resolveModelFolder(modelName);
-  const generationFile = path.join(sourceDir, "generation_config.json");
-  await saveModelFolder(opts.save, model.config, await model.weightValues(), {
-    files: { ...tokenizer.toFiles() },
-    ...(existsSync(generationFile) ? { generationConfig: JSON.parse(readFileSync(generationFile, "utf8")) as Record<string, unknown> } : {}),
-  });
+  await saveDerivedModel(opts.save, model, tokenizer, modelName);
   console.log(`saved ${opts.save}`);
 }
 policy.dispose();

@@ -5,12 +5,12 @@
  * of `base` (default builtin:tiny-chat, whose tokenizer made the replica's data). The folder then works
  * wherever a model name does: `npm run copy-probe -- <out>`, `npm run eval:learning -- --model <out>`.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadPolicy, resolveModelFolder } from "../../src/model/registry.js";
+import { loadPolicy } from "../../src/model/registry.js";
 import { Transformer } from "../../src/model/transformer.js";
-import { saveModelFolder } from "../../src/model/weights.js";
+import { saveDerivedModel } from "../../scripts/pretrain/save-derived.js";
 
 const [dir, out, base = "builtin:tiny-chat"] = process.argv.slice(2);
 if (dir === undefined || out === undefined) {
@@ -26,11 +26,7 @@ const tensors = Object.fromEntries(Object.entries(index).map(([name, { shape, of
 // fromTensors checks every name and shape against the base model's config.
 const model = Transformer.fromTensors(policy.model.config, tensors);
 tf.dispose(Object.values(tensors));
-const generationFile = path.join(resolveModelFolder(base), "generation_config.json");
-await saveModelFolder(out, model.config, await model.weightValues(), {
-  files: { ...policy.tokenizer.toFiles() },
-  ...(existsSync(generationFile) ? { generationConfig: JSON.parse(readFileSync(generationFile, "utf8")) as Record<string, unknown> } : {}),
-});
+await saveDerivedModel(out, model, policy.tokenizer, base);
 model.dispose();
 policy.dispose();
 console.log(`wrote ${out}`);

@@ -473,7 +473,6 @@ export function arithmeticDialogue(rng: Rng, quality: Quality): DomainDialogue {
 // ---------------------------------------------------------------------------------------------
 // The tool drill (pretraining's dense tool-use rows)
 
-
 /**
  * A dense tool-use conversation for pretraining (see `PretrainPreset.toolDrill`): a calculator
  * system prompt, then `rounds` good calculations back to back, each a question, the call, the
