@@ -25,6 +25,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { EXAMPLES } from "../examples/index.js";
 import { runEpisodes } from "../src/core/episode.js";
+import { Rng } from "../src/core/rng.js";
 import { DistributedTrainer } from "../src/training/distributed/trainer.js";
 
 function argument(name: string, fallback: number): number {
@@ -126,9 +127,8 @@ const roundRatios = [...new Set(perRound.map((x) => x.round))].map((r) => {
 const speedup = median(roundRatios);
 /** 90% bootstrap interval of the median of `xs` (seeded resampling, so a run's printout is reproducible from its rounds). */
 function medianInterval(xs: number[], resamples = 2000): [number, number] {
-  let state = 12345;
-  const next = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  const medians = Array.from({ length: resamples }, () => median(xs.map(() => xs[Math.floor(next() * xs.length)]))).sort((a, b) => a - b);
+  const rng = Rng.fromSeed(12345);
+  const medians = Array.from({ length: resamples }, () => median(xs.map(() => xs[rng.int(xs.length)]))).sort((a, b) => a - b);
   return [medians[Math.floor(0.05 * resamples)], medians[Math.floor(0.95 * resamples)]];
 }
 const speedupInterval = medianInterval(roundRatios);
