@@ -5,7 +5,7 @@
  * of `base` (default builtin:tiny-chat, whose tokenizer made the replica's data). The folder then works
  * wherever a model name does: `npm run copy-probe -- <out>`, `npm run eval:learning -- --model <out>`.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { loadPolicy } from "../../src/model/registry.js";
@@ -16,6 +16,12 @@ const [dir, out, base = "builtin:tiny-chat"] = process.argv.slice(2);
 if (dir === undefined || out === undefined) {
   console.error("usage: npm run sweep:import -- <dir with weights.json and weights.bin> <output folder> [base model]");
   process.exit(1);
+}
+for (const file of ["weights.json", "weights.bin"]) {
+  if (!existsSync(path.join(dir, file))) {
+    console.error(`${path.join(dir, file)} does not exist: write ${dir} with \`/usr/bin/python3 bench/pretrain-sweep/export_weights.py <model.pt> ${dir}\` first.`);
+    process.exit(1);
+  }
 }
 const index = JSON.parse(readFileSync(path.join(dir, "weights.json"), "utf8")) as Record<string, { shape: number[]; offset: number }>;
 const raw = readFileSync(path.join(dir, "weights.bin"));
