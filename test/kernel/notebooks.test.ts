@@ -53,8 +53,13 @@ let env: NodeJS.ProcessEnv;
 /** How each notebook's headless execution went: undefined = ok, else the error. */
 const executions = new Map<string, { seconds: number; error?: string }>();
 
-/** Executes one notebook with nbconvert into test/artifacts/notebooks. */
-async function execute(name: string): Promise<void> {
+/**
+ * Executes one notebook with nbconvert into test/artifacts/notebooks. A kernel that could not bind
+ * the ports jupyter_client picked for it ("Address already in use": the client picks free ports,
+ * releases them and hands them to the kernel, and another process may take one in between; seen
+ * with two notebooks starting at once) never ran a cell, so that one failure is retried once.
+ */
+async function execute(name: string, retried = false): Promise<void> {
   const started = performance.now();
   // Without --allow-errors, nbconvert fails on the first cell whose execute_reply is an error.
   const [command, args] = nbconvertArgv(["--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=150",
@@ -64,6 +69,7 @@ async function execute(name: string): Promise<void> {
     executions.set(name, { seconds: (performance.now() - started) / 1000 });
   } catch (error) {
     const e = error as { message: string; stderr?: string };
+    if (!retried && /failed to start: Error: Address already in use/.test(`${e.message}\n${e.stderr ?? ""}`)) return execute(name, true);
     executions.set(name, { seconds: (performance.now() - started) / 1000, error: `${e.message}\n${e.stderr ?? ""}` });
   }
 }
