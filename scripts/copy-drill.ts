@@ -31,7 +31,7 @@ import { Rng } from "../src/core/rng.js";
 import { loadPolicy } from "../src/model/registry.js";
 import { learningRateAt } from "../src/training/config.js";
 import { AdamW } from "../src/training/optimizer.js";
-import { generateCorpus, generateDrillConversation, SYSTEM_PROMPTS } from "./corpus/generate.js";
+import { CALL_DRILL_QUESTIONS, generateCorpus, generateDrillConversation, SYSTEM_PROMPTS } from "./corpus/generate.js";
 import { copyProbe, describeCopyProbe } from "./pretrain/copy-probe.js";
 import { conversationTokens, isHeldOut, makeBatch, RowPacker } from "./pretrain/data.js";
 import { evaluate, trainStep } from "./pretrain/loop.js";
@@ -39,7 +39,7 @@ import { saveDerivedModel } from "./pretrain/save-derived.js";
 
 const ROW = 256;
 const ROWS = 4;
-const QUESTIONS = ["What is {e}?", "Can you calculate {e}?", "Please compute {e}.", "How much is {e}?", "I need the result of {e}.", "What does {e} equal?"];
+const QUESTIONS: readonly string[] = CALL_DRILL_QUESTIONS;
 
 const count = (flag: string, min: number) => (v: string) => {
   const n = Number(v);

@@ -7,9 +7,11 @@
  * Flags:
  *   --seed <int>            master seed: corpus, tokenizer ties, initialisation, data order (default 1)
  *   --conversations <int>   corpus size; 2% is held out (default 20000; quick 400)
- *   --steps <int>           optimizer steps (default 1600; quick 30)
+ *   --steps <int>           optimizer steps of the main schedule (default 5000; quick 30)
  *   --out <dir>             the model folder to write (default models/tiny-chat; quick runs/tiny-chat-quick)
  *   --backend <name>        tfjs backend (default wasm: the one the shipped weights' hash is for)
+ *   --threads <int>         threads computing each step's gradient, this one included (default 2);
+ *                           the summation order, hence the weights' last bits, depend on it
  *   --quick                 a tiny model, few steps: checks the whole path in ~10 seconds
  *   --no-repro-check        skip running `--quick` twice to check reproducibility (full runs only;
  *                           the check takes ~30 s and its result goes into the model card)
@@ -44,12 +46,13 @@ import { Transformer } from "../src/model/transformer.js";
 import { loadModelFolder, saveModelFolder } from "../src/model/weights.js";
 import { AdamW } from "../src/training/optimizer.js";
 import { learningRateAt } from "../src/training/config.js";
-import { corpusStats, generateCorpus, generateDrillConversation, renderForPretraining, type CorpusConversation } from "./corpus/generate.js";
+import { corpusStats, generateCallDrillConversation, generateCorpus, generateDrillConversation, renderForPretraining, type CorpusConversation } from "./corpus/generate.js";
 import { copyProbe, describeCopyProbe } from "./pretrain/copy-probe.js";
 import { renderModelCard } from "./pretrain/card.js";
 import { conversationTokens, HELD_OUT_EVERY, isHeldOut, makeBatch, RowPacker, type EvalConversation } from "./pretrain/data.js";
 import type { LossPoint, PerplexityFigure, ReproducibilityCheck, TrainingLog } from "./pretrain/log.js";
-import { evaluate, trainStep } from "./pretrain/loop.js";
+import { evaluate } from "./pretrain/loop.js";
+import { DataParallelSteps } from "./pretrain/parallel.js";
 import { describeBehaviour } from "./pretrain/samples.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -89,10 +92,24 @@ export interface PretrainPreset {
   /** The sequence-length schedule, in order; row lengths grow. */
   phases: TrainingPhase[];
   /**
-   * Fraction of rows drawn from the tool drill (dense good calculator rounds, `generateDrillConversation`)
-   * instead of the corpus; 0 = none. The copy probe in the model card measures what it buys.
+   * Fraction of rows drawn from a drill stream instead of the corpus; 0 = none. The copy probe in
+   * the model card measures what it buys.
    */
   toolDrill: number;
+  /**
+   * Which drill: `calls` (three question → calculator call pairs, `generateCallDrillConversation`:
+   * dense practice at copying the user's numbers) or `episodes` (three good rounds of question, call,
+   * tool result and answer, `generateDrillConversation`).
+   */
+  drillKind: "calls" | "episodes";
+  /**
+   * A short last phase after the main schedule, with a fresh AdamW: `steps` steps at the last
+   * phase's rows, the first `drillRows` of them tool-drill episodes (question, call, tool result,
+   * answer) and the rest corpus rows, learning rate `learningRate` decayed to 0 along a cosine.
+   * It teaches the second copy (the tool's result into the answer), which the call drill never
+   * shows. `steps: 0` = none.
+   */
+  episodeDrill: { steps: number; learningRate: number; drillRows: number };
   learningRate: number;
   /** Fraction of the steps spent warming up linearly. */
   warmupRatio: number;
@@ -119,6 +136,10 @@ export interface PretrainPreset {
 /**
  * The shipped model. Width 128 × 3 layers × 256 positions, 2048-token vocabulary: ~0.9 M
  * parameters, 3.6 MB as F32 (see the model card for the measurements behind each choice).
+ *
+ * 5000 steps with 30% call-drill rows: copying the user's numbers forms only after a long plateau
+ * (2800–3600 steps in the replica runs of `docs/copying.md`), so 1600 steps never got there. Two
+ * threads (`--threads 2`) make 5000 steps fit in about 35 minutes on 2 cores.
  */
 export const FULL_PRESET: PretrainPreset = {
   vocabSize: 2048,
@@ -134,14 +155,16 @@ export const FULL_PRESET: PretrainPreset = {
     { fraction: 0.6, rowLength: 128, batchRows: 8 },
     { fraction: 0.4, rowLength: 256, batchRows: 4 },
   ],
-  toolDrill: 0,
+  toolDrill: 0.3,
+  drillKind: "calls",
+  episodeDrill: { steps: 40, learningRate: 1e-3, drillRows: 2 },
   learningRate: 3e-3,
   warmupRatio: 0.05,
   weightDecay: 0.1,
   betas: [0.9, 0.95],
   maxGradNorm: 1.0,
   conversations: 20_000,
-  steps: 1600,
+  steps: 5000,
   logEvery: 10,
   evals: 3,
   monitorConversations: 64,
@@ -167,6 +190,7 @@ export const QUICK_PRESET: PretrainPreset = {
     { fraction: 0.5, rowLength: 128, batchRows: 2 },
   ],
   toolDrill: 0.25,
+  episodeDrill: { steps: 4, learningRate: 1e-3, drillRows: 1 },
   conversations: 400,
   steps: 30,
   logEvery: 5,
@@ -189,6 +213,8 @@ export interface PretrainOptions {
   out: string;
   quick: boolean;
   backend: BackendName;
+  /** Threads computing each step's gradient, this one included (default 2; see scripts/pretrain/parallel.ts). */
+  threads?: number;
   /** Run `--quick` twice in child processes and compare hashes (full runs). */
   reproCheck: boolean;
   /** Draw the progress bar on stderr (default: when stderr is a terminal). */
@@ -297,14 +323,14 @@ function modelConfigFor(preset: PretrainPreset, tokenizer: ChatTokenizer): Model
 }
 
 /** Runs `--quick` twice in child processes and compares the weights and tokenizers they write. */
-function checkReproducibility(seed: number, backend: BackendName, say: (line: string) => void): ReproducibilityCheck {
+function checkReproducibility(seed: number, backend: BackendName, threads: number, say: (line: string) => void): ReproducibilityCheck {
   const started = performance.now();
   const script = fileURLToPath(import.meta.url);
   const dirs = [0, 1].map(() => mkdtempSync(path.join(os.tmpdir(), "tiny-chat-repro-")));
   try {
     for (const dir of dirs) {
       say(`reproducibility: --quick into ${dir}`);
-      execFileSync(process.execPath, [...process.execArgv, script, "--quick", "--seed", String(seed), "--backend", backend, "--out", dir], {
+      execFileSync(process.execPath, [...process.execArgv, script, "--quick", "--seed", String(seed), "--backend", backend, "--threads", String(threads), "--out", dir], {
         stdio: ["ignore", "ignore", "inherit"],
         env: { ...process.env, GRPO_PRETRAIN_NO_PROGRESS: "1" },
       });
@@ -312,7 +338,7 @@ function checkReproducibility(seed: number, backend: BackendName, say: (line: st
     const weightHashes = dirs.map((d) => sha256(path.join(d, "model.safetensors"))) as [string, string];
     const tokenizerHashes = dirs.map((d) => sha256(path.join(d, "tokenizer.json"))) as [string, string];
     return {
-      command: `npm run pretrain -- --quick --seed ${seed} --backend ${backend}`,
+      command: `npm run pretrain -- --quick --seed ${seed} --backend ${backend} --threads ${threads}`,
       weightHashes,
       tokenizerHashes,
       identical: weightHashes[0] === weightHashes[1] && tokenizerHashes[0] === tokenizerHashes[1],
@@ -327,6 +353,8 @@ function checkReproducibility(seed: number, backend: BackendName, say: (line: st
 interface TrainingInputs {
   model: Transformer;
   optimizer: AdamW;
+  /** Computes each step's gradient over the threads. */
+  parallel: DataParallelSteps;
   packer: RowPacker;
   /** Rows of the tool drill, and the draw that picks them (see `PretrainPreset.toolDrill`). */
   drill: { packer: RowPacker; rng: Rng } | undefined;
@@ -350,7 +378,7 @@ interface TrainingRecord {
 }
 
 /** Step 3: the training loop (sequence-length phases, warmup + cosine, loss lines, held-out checks). */
-async function runTraining({ model, optimizer, packer, drill, monitorSet, preset, steps, padId, say, onStep }: TrainingInputs): Promise<TrainingRecord> {
+async function runTraining({ model, optimizer, parallel, packer, drill, monitorSet, preset, steps, padId, say, onStep }: TrainingInputs): Promise<TrainingRecord> {
   const schedule = { learningRate: preset.learningRate, lrScheduler: "cosine" as const, warmupRatio: preset.warmupRatio };
   const evalSteps = new Set(Array.from({ length: preset.evals }, (_, k) => Math.round(((k + 1) * steps) / (preset.evals + 1))));
   const record: TrainingRecord = { lossCurve: [], evalHistory: [], stepLosses: [], trainedTokens: 0, trainSeconds: 0 };
@@ -362,7 +390,7 @@ async function runTraining({ model, optimizer, packer, drill, monitorSet, preset
       (drill !== undefined && drill.rng.next() < preset.toolDrill ? drill.packer : packer).nextRow(phase.rowLength + 1));
     const batch = makeBatch(rows, phase.rowLength, padId);
     const lr = learningRateAt(step, steps, schedule);
-    const result = await trainStep(model, optimizer, batch, lr, preset.maxGradNorm);
+    const result = await parallel.trainStep(model, optimizer, batch, lr, preset.maxGradNorm);
     await new Promise((resolve) => setImmediate(resolve)); // let the progress bar's timer run
     if (!Number.isFinite(result.loss)) throw new Error(`The training loss became ${result.loss} at step ${step + 1}; lower the learning rate.`);
     record.trainedTokens += batch.targetCount;
@@ -387,6 +415,51 @@ async function runTraining({ model, optimizer, packer, drill, monitorSet, preset
   return record;
 }
 
+/** What {@link runEpisodeDrill} needs. */
+interface EpisodeDrillInputs {
+  model: Transformer;
+  parallel: DataParallelSteps;
+  /** Corpus rows (the main phase's packer, continued). */
+  packer: RowPacker;
+  /** Tool-drill episode rows. */
+  episodes: RowPacker;
+  preset: PretrainPreset;
+  padId: number;
+  say: (line: string) => void;
+  onStep: (done: number, loss: number) => void;
+}
+
+/**
+ * Step 3b: the episode drill (see `PretrainPreset.episodeDrill`): a fresh AdamW, the last phase's
+ * row shape, a fixed number of episode rows per batch, cosine decay from its own learning rate.
+ */
+async function runEpisodeDrill({ model, parallel, packer, episodes, preset, padId, say, onStep }: EpisodeDrillInputs): Promise<{ losses: number[]; tokens: number; seconds: number }> {
+  const { steps, learningRate, drillRows } = preset.episodeDrill;
+  const { rowLength, batchRows } = preset.phases[preset.phases.length - 1];
+  const optimizer = new AdamW(model.params, { beta1: preset.betas[0], beta2: preset.betas[1], epsilon: 1e-8, weightDecay: preset.weightDecay });
+  const schedule = { learningRate, lrScheduler: "cosine" as const, warmupRatio: 0 };
+  const started = performance.now();
+  const losses: number[] = [];
+  let tokens = 0;
+  try {
+    for (let step = 0; step < steps; step++) {
+      const rows = Array.from({ length: batchRows }, (_, r) => (r < drillRows ? episodes : packer).nextRow(rowLength + 1));
+      const batch = makeBatch(rows, rowLength, padId);
+      const result = await parallel.trainStep(model, optimizer, batch, learningRateAt(step, steps, schedule), preset.maxGradNorm);
+      if (!Number.isFinite(result.loss)) throw new Error(`The episode drill's loss became ${result.loss} at its step ${step + 1}; lower its learning rate.`);
+      losses.push(result.loss);
+      tokens += batch.targetCount;
+      onStep(step + 1, result.loss);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  const mean = losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length);
+  say(`episode drill: ${steps} steps × ${drillRows} episode + ${batchRows - drillRows} corpus rows × ${rowLength}, lr ${learningRate} → 0, mean loss ${mean.toFixed(4)}`);
+  return { losses, tokens, seconds: (performance.now() - started) / 1000 };
+}
+
 /** Pretrains, evaluates and writes the model folder; resolves with the training log. */
 export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const preset = options.quick ? QUICK_PRESET : FULL_PRESET;
@@ -407,7 +480,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   say(`backend: ${backend.reason}`);
 
   const reproducibility = options.reproCheck && !options.quick
-    ? await phases.time("reproducibility", () => checkReproducibility(seed, options.backend, say))
+    ? await phases.time("reproducibility", () => checkReproducibility(seed, options.backend, options.threads ?? 2, say))
     : undefined;
   if (reproducibility) say(`reproducibility: ${reproducibility.identical ? "identical" : "DIFFERENT"} weights (${reproducibility.seconds.toFixed(0)} s)`);
 
@@ -441,21 +514,37 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const dataRng = Rng.fromSeed(seed).fork();
   const packer = new RowPacker(train.length, tokensOf, dataRng);
   // (Forked only when the preset drills: a drill-free preset packs exactly the rows it packed before the drill existed.)
+  const drillConversation = preset.drillKind === "calls" ? generateCallDrillConversation : generateDrillConversation;
   const drill = preset.toolDrill > 0
     ? {
-      packer: new RowPacker(DRILL_CONVERSATIONS, (i) => conversationTokens(tokenizer, generateDrillConversation(seed, i), endOfText), dataRng.fork()),
+      packer: new RowPacker(DRILL_CONVERSATIONS, (i) => conversationTokens(tokenizer, drillConversation(seed, i), endOfText), dataRng.fork()),
       rng: dataRng.fork(),
     }
     : undefined;
+  const episodes = preset.episodeDrill.steps > 0
+    ? new RowPacker(DRILL_CONVERSATIONS, (i) => conversationTokens(tokenizer, generateDrillConversation(seed, i), endOfText), dataRng.fork())
+    : undefined;
+  const threads = options.threads ?? 2;
+  const parallel = await DataParallelSteps.start(threads - 1, config, options.backend);
   const phaseText = preset.phases.map((p) => `${Math.round(p.fraction * steps)} × ${p.batchRows} rows × ${p.rowLength}`).join(", then ");
-  say(`model: ${model.numParameters()} parameters (${preset.nLayer} layers × ${preset.nHead} heads × ${preset.nEmbd}), steps: ${phaseText} positions`);
+  say(`model: ${model.numParameters()} parameters (${preset.nLayer} layers × ${preset.nHead} heads × ${preset.nEmbd}), steps: ${phaseText} positions${preset.episodeDrill.steps > 0 ? `, then ${preset.episodeDrill.steps} episode-drill steps` : ""}; ${parallel.threads} thread${parallel.threads === 1 ? "" : "s"}`);
 
-  const bar = bars?.create(steps, 0, { loss: "-", tokps: "-" }, {
+  const bar = bars?.create(steps + preset.episodeDrill.steps, 0, { loss: "-", tokps: "-" }, {
     format: "step {value}/{total} |{bar}| loss {loss} | {tokps} tok/s | ETA {eta_formatted}",
   });
   barActive = bar !== undefined;
-  const record = await phases.time("training", () =>
-    runTraining({ model, optimizer, packer, drill, monitorSet, preset, steps, padId: endOfText, say, onStep: (done, loss, tokps) => bar?.update(done, { loss: loss.toFixed(3), tokps: tokps.toFixed(0) }) }));
+  let record: TrainingRecord;
+  let episodeDrill: { losses: number[]; tokens: number; seconds: number } | undefined;
+  try {
+    record = await phases.time("training", () =>
+      runTraining({ model, optimizer, parallel, packer, drill, monitorSet, preset, steps, padId: endOfText, say, onStep: (done, loss, tokps) => bar?.update(done, { loss: loss.toFixed(3), tokps: tokps.toFixed(0) }) }));
+    if (episodes !== undefined) {
+      episodeDrill = await phases.time("episodeDrill", () =>
+        runEpisodeDrill({ model, parallel, packer, episodes, preset, padId: endOfText, say, onStep: (done, loss) => bar?.update(steps + done, { loss: loss.toFixed(3) }) }));
+    }
+  } finally {
+    await parallel.close();
+  }
   bars?.stop();
   barActive = false;
   const { lossCurve, evalHistory, stepLosses, trainedTokens, trainSeconds } = record;
@@ -511,7 +600,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const tailStart = Math.floor(stepLosses.length * 0.9);
   const command = options.quick
     ? `npm run pretrain -- --quick --seed ${seed}${options.conversations !== undefined ? ` --conversations ${conversations}` : ""}${options.steps !== undefined ? ` --steps ${steps}` : ""}`
-    : `npm run pretrain -- --seed ${seed} --conversations ${conversations} --steps ${steps} --backend ${options.backend}`;
+    : `npm run pretrain -- --seed ${seed} --conversations ${conversations} --steps ${steps} --backend ${options.backend} --threads ${parallel.threads}`;
   const log: TrainingLog = {
     version: 1,
     command,
@@ -552,7 +641,20 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
       tokens: trainedTokens,
       paddingFraction: packing.padding / (packing.padding + packing.tokens),
       conversationsSeen: packing.conversations,
-      toolDrill: { fraction: preset.toolDrill, rows: drill?.packer.stats.rows ?? 0, conversations: drill?.packer.stats.conversations ?? 0 },
+      toolDrill: { fraction: preset.toolDrill, kind: preset.drillKind, rows: drill?.packer.stats.rows ?? 0, conversations: drill?.packer.stats.conversations ?? 0 },
+      ...(episodeDrill !== undefined && episodes !== undefined
+        ? {
+          episodeDrill: {
+            ...preset.episodeDrill,
+            rows: episodes.stats.rows,
+            conversations: episodes.stats.conversations,
+            tokens: episodeDrill.tokens,
+            meanLoss: episodeDrill.losses.reduce((a, b) => a + b, 0) / Math.max(1, episodeDrill.losses.length),
+            seconds: episodeDrill.seconds,
+          },
+        }
+        : {}),
+      threads: parallel.threads,
       epochs: packing.epochs,
       finalLoss: stepLosses.slice(tailStart).reduce((a, b) => a + b, 0) / Math.max(1, stepLosses.length - tailStart),
       seconds: trainSeconds,
@@ -603,18 +705,19 @@ export async function runPretrainCli(argv: readonly string[]): Promise<TrainingL
     .description("Pretrain the built-in chat policy builtin:tiny-chat (corpus, tokenizer, GPT-2, model card).")
     .option("--seed <int>", "master seed (corpus, init, data order)", integerFlag("--seed", 0), 1)
     .option("--conversations <int>", "corpus size, 2% held out (default 20000; quick 400)", integerFlag("--conversations", 100))
-    .option("--steps <int>", "optimizer steps (default 1600; quick 30)", integerFlag("--steps", 1))
+    .option("--steps <int>", "optimizer steps of the main schedule (default 5000; quick 30)", integerFlag("--steps", 1))
     .option("--out <dir>", "model folder to write (default models/tiny-chat; quick runs/tiny-chat-quick)")
     .option("--backend <name>", `tfjs backend: ${BACKENDS.join(", ")}`, (v: string) => {
       if (!(BACKENDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`--backend must be one of ${BACKENDS.join(", ")}.`);
       return v as BackendName;
     }, "wasm" as BackendName)
+    .option("--threads <int>", "threads computing each step's gradient, this one included (data-parallel; the weights depend on it)", integerFlag("--threads", 1), 2)
     .option("--quick", "tiny model, few steps: a ~10-second smoke run", false)
     .option("--no-repro-check", "skip running --quick twice to check reproducibility")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.parse([...argv]);
-  const flags = program.opts<{ seed: number; conversations?: number; steps?: number; out?: string; backend: BackendName; quick: boolean; reproCheck: boolean }>();
+  const flags = program.opts<{ seed: number; conversations?: number; steps?: number; out?: string; backend: BackendName; threads: number; quick: boolean; reproCheck: boolean }>();
   const out = flags.out ?? (flags.quick ? "runs/tiny-chat-quick" : "models/tiny-chat");
   return pretrain({
     seed: flags.seed,
@@ -623,6 +726,7 @@ export async function runPretrainCli(argv: readonly string[]): Promise<TrainingL
     out,
     quick: flags.quick,
     backend: flags.backend,
+    threads: flags.threads,
     reproCheck: flags.reproCheck,
   });
 }

@@ -14,7 +14,7 @@ import { arithmeticProblems } from "../../examples/tool_agent.js";
 import { Rng } from "../../src/core/rng.js";
 import { evaluateArithmetic, formatNumber } from "../../src/core/tools.js";
 import { loadPolicy } from "../../src/model/registry.js";
-import { calculatorCallText, generateCorpus, SYSTEM_PROMPTS } from "../../scripts/corpus/generate.js";
+import { CALL_DRILL_QUESTIONS, calculatorCallText, generateCorpus, SYSTEM_PROMPTS } from "../../scripts/corpus/generate.js";
 import { conversationTokens, isHeldOut } from "../../scripts/pretrain/data.js";
 
 const out = process.argv[2] ?? "sweepdata";
@@ -44,7 +44,7 @@ dump("heldout", heldOut.map((c) => conversationTokens(tokenizer, c, pad)));
 dump("heldout_chat", heldOut.filter((c) => c.domain !== "arithmetic").map((c) => conversationTokens(tokenizer, c, pad)));
 
 // drillA: `npm run copy-drill`'s conversations (calls only), under either calculator prompt.
-const QUESTIONS = ["What is {e}?", "Can you calculate {e}?", "Please compute {e}.", "How much is {e}?", "I need the result of {e}.", "What does {e} equal?"];
+const QUESTIONS: readonly string[] = CALL_DRILL_QUESTIONS;
 const rng = Rng.fromSeed(11);
 dump("drillA", Array.from({ length: 30_000 }, () => {
   const system = rng.int(2) === 0 ? SYSTEM_PROMPTS.calculator : SYSTEM_PROMPTS.toolAgent;

@@ -23,7 +23,7 @@
 import { z } from "zod";
 import { Rng } from "../../src/core/rng.js";
 import { parseWith } from "../../src/core/validation.js";
-import { arithmeticDialogue, arithmeticDrill } from "./domains/arithmetic.js";
+import { arithmeticCallDrill, arithmeticDialogue, arithmeticDrill } from "./domains/arithmetic.js";
 import { generalDialogue } from "./domains/general.js";
 import { planningDialogue } from "./domains/planning.js";
 import { supportDialogue } from "./domains/support.js";
@@ -33,7 +33,7 @@ import { DOMAINS, QUALITIES, type CorpusConversation, type Domain, type DomainDi
 
 export { DOMAIN_SYSTEM_PROMPTS, SYSTEM_PROMPTS, type SystemPromptName } from "./prompts.js";
 export { PLANNING_ACTIONS } from "./domains/planning.js";
-export { calculatorCallText } from "./domains/arithmetic.js";
+export { CALL_DRILL_QUESTIONS, calculatorCallText } from "./domains/arithmetic.js";
 export {
   DOMAINS,
   QUALITIES,
@@ -162,6 +162,27 @@ export function generateDrillConversation(seed: number, index: number): CorpusCo
   const dialogue = arithmeticDrill(Rng.fromSeed(conversationSeed(seed, index)).fork());
   return {
     id: `drill-${seed}-${index}`,
+    domain: "arithmetic",
+    quality: "good",
+    messages: [{ role: "system", content: dialogue.systemPrompt }, ...dialogue.messages],
+    meta: dialogue.meta,
+  };
+}
+
+/**
+ * Call-drill conversation number `index` for `seed` (see `arithmeticCallDrill`): three question →
+ * calculator call pairs and nothing else, the rows pretraining mixes in to teach copying the user's
+ * numbers (`PretrainPreset.toolDrill` with `drillKind: "calls"`). A pure function of the two
+ * integers, on a stream apart from the corpus's and the tool drill's.
+ */
+export function generateCallDrillConversation(seed: number, index: number): CorpusConversation {
+  parseWith(seedSchema, seed, { root: "seed", code: "invalid_argument", fix: "pass an integer seed, e.g. 1." });
+  parseWith(indexSchema, index, { root: "index", code: "invalid_argument", fix: "pass a 0-based conversation index." });
+  const rng = Rng.fromSeed(conversationSeed(seed, index)).fork();
+  rng.fork(); // the call drill's stream is the second fork, so it never equals the tool drill's
+  const dialogue = arithmeticCallDrill(rng.fork());
+  return {
+    id: `call-drill-${seed}-${index}`,
     domain: "arithmetic",
     quality: "good",
     messages: [{ role: "system", content: dialogue.systemPrompt }, ...dialogue.messages],

@@ -40,6 +40,8 @@ export function renderModelCard(log: TrainingLog): string {
   const rotary = m.positionEncoding === "rotary";
   const c = log.corpus;
   const b = log.behaviour;
+  /** Whether the copy probe says the model copies (half of the later digits or more). */
+  const copies = b.copyProbe !== undefined && b.copyProbe.laterRight >= 0.5 * b.copyProbe.laterDigits;
   const lines: string[] = [];
   const push = (...xs: string[]) => lines.push(...xs);
 
@@ -101,13 +103,31 @@ export function renderModelCard(log: TrainingLog): string {
     "when the prompt is truncated from the left. Plain packing (cutting one long stream at fixed",
     "offsets) would waste no slots but would almost never show a conversation start at position 0.",
     `Padding took ${pct(t.paddingFraction)} of the slots.`,
-    ...(t.toolDrill === undefined || t.toolDrill.fraction === 0 ? [] : [
+    ...(t.toolDrill === undefined || t.toolDrill.fraction === 0 ? [] : t.toolDrill.kind === "calls" ? [
+      "",
+      `Call drill: each row is drawn with probability ${t.toolDrill.fraction} from a second stream of dense copying practice`,
+      `(\`generateCallDrillConversation\`; ${thousands(t.toolDrill.rows)} rows, ${thousands(t.toolDrill.conversations)} drill conversations): a calculator system`,
+      "prompt, then three questions about `a op b` (a in 1–999, b in 1–99), each answered by exactly its",
+      "calculator call and nothing else, packed the same way. Every digit of a call's expression is a",
+      "digit of the question before it: the practice at copying that makes an induction circuit form,",
+      "which the corpus's mix gives too rarely (see Limitations).",
+    ] : [
       "",
       `Tool drill: each row is drawn with probability ${t.toolDrill.fraction} from a second stream, dense tool-use`,
       `conversations (\`generateDrillConversation\`; ${thousands(t.toolDrill.rows)} rows, ${thousands(t.toolDrill.conversations)} drill conversations):`,
       "a calculator system prompt, then three good rounds of question, call, tool result and answer,",
       "packed the same way. They give the model the copying practice (user's numbers into the call, the",
       "tool's result into the answer) that the corpus's mix gives too rarely (see Limitations).",
+    ]),
+    ...(t.episodeDrill === undefined ? [] : [
+      "",
+      `Episode drill: after the main schedule, ${t.episodeDrill.steps} more steps with a fresh AdamW, learning rate`,
+      `${t.episodeDrill.learningRate} decayed to 0 along a cosine, each batch ${t.episodeDrill.drillRows} rows of tool-use episodes (\`generateDrillConversation\`:`,
+      "question, call, the calculator's result, an answer stating it) and the rest corpus rows",
+      `(${thousands(t.episodeDrill.rows)} episode rows from ${thousands(t.episodeDrill.conversations)} conversations; mean loss ${fixed(t.episodeDrill.meanLoss)}). The call drill never shows a`,
+      "tool result, so without this phase the model calls the calculator right and then states a",
+      "number of its own; a short phase teaches the second copy without costing the chat much",
+      "(`docs/copying.md`).",
     ]),
     "",
     "## Tokenizer",
@@ -134,11 +154,12 @@ export function renderModelCard(log: TrainingLog): string {
     "| | |",
     "|---|---|",
     `| Objective | next-token cross-entropy on every real token of the packed rows |`,
-    `| Steps × batch | ${t.phases.map((p) => `${thousands(p.steps)} × ${p.batchRows} rows × ${p.rowLength} positions`).join(", then ")} (${thousands(t.steps)} steps) |`,
+    `| Steps × batch | ${t.phases.map((p) => `${thousands(p.steps)} × ${p.batchRows} rows × ${p.rowLength} positions`).join(", then ")} (${thousands(t.steps)} steps)${t.episodeDrill ? `, then ${t.episodeDrill.steps} episode-drill steps` : ""} |`,
     `| Tokens | ${thousands(t.tokens)} targets (${t.epochs > 0 ? `${t.epochs + 1} passes` : `${pct(t.conversationsSeen / c.trainConversations, 0)} of the training conversations, each seen once`}) |`,
     `| Optimizer | AdamW, betas ${t.betas.join("/")}, weight decay ${t.weightDecay} (matrices only), grad clip ${t.maxGradNorm} |`,
     `| Learning rate | peak ${t.learningRate}, linear warmup ${t.warmupSteps} steps, cosine to 0 |`,
     `| Time | ${minutes(t.seconds)} training, ${minutes(log.timing.totalSeconds)} in all; ${thousands(t.tokensPerSecond)} tokens/s |`,
+    `| Threads | ${t.threads ?? 1}${(t.threads ?? 1) > 1 ? ": each step's rows split between threads, each with its own tfjs backend; the shard gradients summed in a fixed order, one AdamW update (`scripts/pretrain/parallel.ts`)" : " (one tfjs backend)"} |`,
     `| Machine | ${log.machine.cpu}, ${log.machine.cores} cores shared with other work (load ${log.machine.loadAverage.map((x) => x.toFixed(1)).join(" → ")}), Node ${log.machine.node}, tfjs \`${log.machine.backend}\` (${log.machine.backendReason}) |`,
     "",
     "How the size and the steps were chosen. The run must finish in well under an hour on 2 CPU",
@@ -152,8 +173,9 @@ export function renderModelCard(log: TrainingLog): string {
     "sequence-length schedule: rows of 128 for the first 60% of the steps, then rows of 256 (positions",
     "128–255 and long-range use are learned in the second phase). Pilot runs of 150 steps × 1024",
     "tokens picked the peak learning rate: held-out loss 3.44 at 3e-3, 3.76 at 1.5e-3, 4.64 at 1e-2.",
-    "Steps: the first build took 800 (~25 minutes under load), the second 1100 (15 minutes). This",
-    "build takes 1600 and still ends well inside the hour. Positions: on the previous corpus mix and",
+    "Steps: the first build took 800 (~25 minutes under load), the second 1100 (15 minutes), the third",
+    `1600 (22 minutes, one thread). This build takes ${thousands(t.steps)}${(t.threads ?? 1) > 1 ? ` on ${t.threads} threads` : ""}: copying the user's numbers formed only`,
+    "after a plateau of 2800–3600 steps in the replica runs of `docs/copying.md`. Positions: on the previous corpus mix and",
     "1100 steps, learned positions (the second build) reached held-out perplexity 3.21 and rotary",
     "positions 2.13 (a pilot run of the same script), so this build is rotary.",
     `Measured in this run: ${phaseThroughput(log)}.`,
@@ -237,7 +259,9 @@ export function renderModelCard(log: TrainingLog): string {
         ? `identical \`model.safetensors\` (sha256 \`${r.weightHashes[0].slice(0, 16)}…\`) and identical \`tokenizer.json\`.`
         : `model.safetensors ${r.weightHashes.join(" vs ")}, tokenizer.json ${r.tokenizerHashes.join(" vs ")}.`,
       "Every random choice (corpus, BPE ties, initialisation, data order, sampling) comes from the seed,",
-      "and the wasm backend computes on one thread in a fixed order. Another backend (`cpu`,",
+      (t.threads ?? 1) > 1
+        ? `and each of the ${t.threads} threads computes its shard on its own wasm backend in a fixed order; the shard gradients are summed in a fixed order. Another thread count sums in another order (same figures within noise, other last bits). Another backend (\`cpu\`,`
+        : "and the wasm backend computes on one thread in a fixed order. Another backend (`cpu`,",
       "`tensorflow`) rounds differently, so its weights differ in the last bits and drift apart over",
       "training; its figures should agree within noise. Rebuild with `--backend wasm` (the default)",
       `to reproduce the sha256 above.`,
@@ -252,7 +276,11 @@ export function renderModelCard(log: TrainingLog): string {
     "unreliable by design, and some of its replies are rude or ask for secrets, because the corpus",
     "contains such replies for GRPO to train away.",
     "",
-    ...(b.copyProbe === undefined ? [] : [
+    ...(b.copyProbe === undefined ? [] : copies ? [
+      `It copies the user's numbers into a calculator call: teacher-forced, it predicts ${b.copyProbe.laterRight} of the`,
+      `${b.copyProbe.laterDigits} later digits of the expression right (see Behaviour; a uniform guess would hit ~${Math.round(b.copyProbe.laterDigits / 10)}).`,
+      "That took a long run: earlier builds copied nothing, and copying forms only after a long plateau.",
+    ] : [
       `It rarely copies the user's numbers into a calculator call: teacher-forced, it predicts ${b.copyProbe.laterRight} of the`,
       `${b.copyProbe.laterDigits} later digits of the expression right (see Behaviour; a uniform guess would hit ~${Math.round(b.copyProbe.laterDigits / 10)}).`,
     ]),
@@ -284,13 +312,23 @@ export function renderModelCard(log: TrainingLog): string {
     "",
     "- Longer: the PyTorch replica with 30% drill rows run to 4000 steps (on a CPU) left the plateau at",
     "  2800–3600 steps (192 and 117 of 200 later digits over two seeds, held-out perplexity 1.45–1.47), so",
-    "  copying and chat do coexist at this size, past this build's 1600 steps (`docs/copying.md`).",
+    "  copying and chat do coexist at this size, past the third build's 1600 steps (`docs/copying.md`).",
     "",
-    "So at this build's budget copying does not form: it formed only under the drill alone, and faded",
-    "when the corpus came back. A correctness reward on the calculator call therefore rarely",
-    "or never fires for this model; tool-use rewards that GRPO can move are those on the call's form",
-    "(syntax, tool name, calling at all).",
-    "",
+    ...(copies
+      ? [
+        `- This build: ${thousands(t.steps)} steps with ${pct(t.toolDrill?.fraction ?? 0, 0)} call-drill rows on ${t.threads ?? 1} threads${t.episodeDrill ? `, then the ${t.episodeDrill.steps}-step episode drill` : ""}: the figure above.`,
+        "",
+        "Copying is still fragile: GRPO at the balanced profile's learning rate (1e-3) erased it within a",
+        "dozen steps on a model like this one (`docs/copying.md`), so the `tool_agent` example trains at 1e-4.",
+        "",
+      ]
+      : [
+        "So at this build's budget copying does not form: it formed only under the drill alone, and faded",
+        "when the corpus came back. A correctness reward on the calculator call therefore rarely",
+        "or never fires for this model; tool-use rewards that GRPO can move are those on the call's form",
+        "(syntax, tool name, calling at all).",
+        "",
+      ]),
   );
   return lines.join("\n");
 }

@@ -197,3 +197,32 @@ export interface EvalConversation {
   /** Its token sequence ({@link conversationTokens}). */
   tokens: number[];
 }
+
+/**
+ * Splits a batch by rows into `parts` contiguous shards (the first ones one row longer when B is
+ * not a multiple; never an empty shard, so fewer than `parts` when B < parts). Each shard keeps
+ * its own target count; the shards' rows, in order, are the batch's.
+ */
+export function splitBatch(batch: TrainingBatch, parts: number): TrainingBatch[] {
+  if (!Number.isInteger(parts) || parts < 1) throw new Error(`splitBatch needs a positive integer number of parts, got ${parts}.`);
+  const count = Math.min(parts, batch.rows);
+  const T = batch.steps;
+  const shards: TrainingBatch[] = [];
+  let row = 0;
+  for (let k = 0; k < count; k++) {
+    const rows = Math.floor(batch.rows / count) + (k < batch.rows % count ? 1 : 0);
+    const [from, to] = [row * T, (row + rows) * T];
+    const lossMask = batch.lossMask.slice(from, to);
+    shards.push({
+      rows,
+      steps: T,
+      inputIds: batch.inputIds.slice(from, to),
+      targetIds: batch.targetIds.slice(from, to),
+      attentionMask: batch.attentionMask.slice(from, to),
+      lossMask,
+      targetCount: lossMask.reduce((n, m) => n + m, 0),
+    });
+    row += rows;
+  }
+  return shards;
+}

@@ -107,7 +107,15 @@ export interface TrainingLog {
     /** Training conversations consumed (a conversation may be consumed again in a later epoch). */
     conversationsSeen: number;
     /** The tool drill: the preset's fraction of rows, the rows it gave and the drill conversations they held (absent in logs from before the drill). */
-    toolDrill?: { fraction: number; rows: number; conversations: number };
+    toolDrill?: { fraction: number; kind?: "calls" | "episodes"; rows: number; conversations: number };
+    /**
+     * The episode drill after the main schedule (`PretrainPreset.episodeDrill`): its settings, the
+     * episode rows and conversations it used, its target tokens, mean loss and seconds (absent
+     * before it existed).
+     */
+    episodeDrill?: { steps: number; learningRate: number; drillRows: number; rows: number; conversations: number; tokens: number; meanLoss: number; seconds: number };
+    /** Threads that computed each step's gradient (absent = 1: before data-parallel steps). */
+    threads?: number;
     epochs: number;
     /** Mean training loss of the last 10% of steps. */
     finalLoss: number;

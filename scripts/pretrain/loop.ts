@@ -21,15 +21,18 @@ export interface StepResult {
 /**
  * Mean cross-entropy of the batch's real targets: −Σ log p(target) · lossMask / Σ lossMask.
  * A scalar tensor, differentiable with respect to the model's weights.
+ *
+ * `denominator` replaces Σ lossMask: a shard of a batch divides by the whole batch's target count,
+ * so that the shards' losses (and gradients) add up to the batch's.
  */
-export function batchLoss(model: Transformer, batch: TrainingBatch): tf.Scalar {
+export function batchLoss(model: Transformer, batch: TrainingBatch, denominator = batch.targetCount): tf.Scalar {
   return tf.tidy(() => {
     const shape: [number, number] = [batch.rows, batch.steps];
     const logprobs = model.tokenLogprobs(tf.tensor2d(batch.inputIds, shape, "int32"), tf.tensor2d(batch.targetIds, shape, "int32"), {
       attentionMask: tf.tensor2d(batch.attentionMask, shape, "int32"),
     }); // (B, T)
     const counted = tf.mul(logprobs, tf.tensor2d(batch.lossMask, shape, "float32"));
-    return tf.div(tf.neg(tf.sum(counted)), Math.max(1, batch.targetCount)) as tf.Scalar;
+    return tf.div(tf.neg(tf.sum(counted)), Math.max(1, denominator)) as tf.Scalar;
   });
 }
 
@@ -37,7 +40,7 @@ export function batchLoss(model: Transformer, batch: TrainingBatch): tf.Scalar {
  * `tf.variableGrads` keys gradients by the tf.Variable's own name; AdamW keys its moments by the
  * parameter's canonical name (`wte.weight`, …). Re-keys the former to the latter.
  */
-function byParameterName(model: Transformer, grads: tf.NamedTensorMap): Record<string, tf.Tensor> {
+export function byParameterName(model: Transformer, grads: tf.NamedTensorMap): Record<string, tf.Tensor> {
   const parameterOf = new Map(Object.entries(model.params).map(([name, v]) => [v.name, name]));
   const out: Record<string, tf.Tensor> = {};
   for (const [variableName, g] of Object.entries(grads)) {
@@ -48,6 +51,19 @@ function byParameterName(model: Transformer, grads: tf.NamedTensorMap): Record<s
   const missing = Object.keys(model.params).find((name) => !(name in out));
   if (missing !== undefined) throw new Error(`No gradient reached parameter "${missing}".`);
   return out;
+}
+
+/**
+ * The gradient of one shard's share of a batch's loss (see {@link batchLoss}'s `denominator`),
+ * keyed by canonical parameter name, and that share's value. The caller disposes the gradients.
+ */
+export function shardGradients(model: Transformer, shard: TrainingBatch, denominator: number): { grads: Record<string, tf.Tensor>; lossSum: number } {
+  const { value, grads } = tf.variableGrads(() => batchLoss(model, shard, denominator), Object.values(model.params));
+  try {
+    return { grads: byParameterName(model, grads), lossSum: value.dataSync()[0] };
+  } finally {
+    value.dispose();
+  }
 }
 
 /** One AdamW step on `batch` at learning rate `lr`, gradients clipped to global norm `maxGradNorm`. */

@@ -16,7 +16,7 @@
  */
 import type { Rng } from "../../../src/core/rng.js";
 import { formatNumber } from "../../../src/core/tools.js";
-import { pickSystemPrompt } from "../prompts.js";
+import { pickSystemPrompt, SYSTEM_PROMPTS } from "../prompts.js";
 import { ReplyPlan, styledReply, type StyleContext } from "../styles.js";
 import { assistantMessage, chance, expand, expandOne, intBetween, pick, pickWeighted, userMessage } from "../text.js";
 import type { CorpusMessage, DomainDialogue, Quality } from "../types.js";
@@ -499,4 +499,27 @@ export function arithmeticDrill(rng: Rng, rounds = 3): DomainDialogue {
     messages,
     meta: { systemPrompt: prompt.name, drill: true, expressions: questions.map((q) => q.expression), results: questions.map((q) => toolResultText(q.value)) },
   };
+}
+
+/** The questions of the call drill (`arithmeticCallDrill`); `{e}` is the expression. */
+export const CALL_DRILL_QUESTIONS = ["What is {e}?", "Can you calculate {e}?", "Please compute {e}.", "How much is {e}?", "I need the result of {e}.", "What does {e} equal?"] as const;
+
+/**
+ * A call drill: `rounds` pairs of a question about `a op b` (a in 1–999, b in 1–99) and the good
+ * calculator call for it, nothing else (no tool result, no answer), under the calculator or the tool
+ * agent's system prompt. Its targets are dense in digits copied from the question, the practice that
+ * makes an induction ("copy what followed this token before") circuit form: the recipe sweep's
+ * `drillA` stream (`docs/copying.md`).
+ */
+export function arithmeticCallDrill(rng: Rng, rounds = 3): DomainDialogue {
+  const systemPrompt = rng.int(2) === 0 ? SYSTEM_PROMPTS.calculator : SYSTEM_PROMPTS.toolAgent;
+  const messages: CorpusMessage[] = [];
+  const expressions: string[] = [];
+  for (let k = 0; k < rounds; k++) {
+    const expression = `${1 + rng.int(999)} ${["+", "-", "*", "/"][rng.int(4)]} ${1 + rng.int(99)}`;
+    expressions.push(expression);
+    messages.push(userMessage(CALL_DRILL_QUESTIONS[rng.int(CALL_DRILL_QUESTIONS.length)].replace("{e}", expression)));
+    messages.push(assistantMessage(calculatorCallText(expression), "good"));
+  }
+  return { systemPrompt, messages, meta: { systemPrompt: systemPrompt === SYSTEM_PROMPTS.calculator ? "calculator" : "toolAgent", drill: true, calls: true, expressions } };
 }
