@@ -1,17 +1,21 @@
 /**
  * Pretrains the built-in chat policy `builtin:tiny-chat`, reproducibly from a seed.
  *
- *     npm run pretrain                      # the shipped model, ~45 min on 2 cores
+ *     npm run pretrain                      # the shipped model, ~25 min on 2 cores
+ *     npm run pretrain -- --preset copy     # the copy recipe (docs/copying.md), ~45 min on 2 cores
  *     npm run pretrain -- --quick           # a ~10-second smoke run into runs/tiny-chat-quick
  *
  * Flags:
  *   --seed <int>            master seed: corpus, tokenizer ties, initialisation, data order (default 1)
  *   --conversations <int>   corpus size; 2% is held out (default 20000; quick 400)
- *   --steps <int>           optimizer steps of the main schedule (default 5000; quick 30)
+ *   --steps <int>           optimizer steps of the main schedule (default 1600; copy 5000; quick 30)
  *   --out <dir>             the model folder to write (default models/tiny-chat; quick runs/tiny-chat-quick)
  *   --backend <name>        tfjs backend (default wasm: the one the shipped weights' hash is for)
- *   --threads <int>         threads computing each step's gradient, this one included (default 2);
- *                           the summation order, hence the weights' last bits, depend on it
+ *   --preset <name>         full (default: the shipped model, 1600 steps) or copy (5000 steps with 30%
+ *                           call-drill rows and an episode drill, 2 threads, ~44 min: docs/copying.md;
+ *                           default --out runs/tiny-chat-copy)
+ *   --threads <int>         threads computing each step's gradient, this one included (default: the
+ *                           preset's); the summation order, hence the weights' last bits, depend on it
  *   --quick                 a tiny model, few steps: checks the whole path in ~10 seconds
  *   --no-repro-check        skip running `--quick` twice to check reproducibility (full runs only;
  *                           the check takes ~30 s and its result goes into the model card)
@@ -19,9 +23,11 @@
  * Steps, in order (each a small function below):
  *   1. generate the corpus in memory and split it by conversation (every 50th held out);
  *   2. train the byte-level BPE tokenizer on the training split (built-in special tokens, ChatML);
- *   3. train a small GPT-2 with next-token cross-entropy on conversation-aligned packed rows (rows of
- *      128 positions first, then 256: see TrainingPhase), AdamW, warmup + cosine, gradient clipping; a progress bar on stderr, loss lines every few steps,
- *      held-out perplexity a few times and at the end;
+ *   3. train a small GPT with next-token cross-entropy on conversation-aligned packed rows (rows of
+ *      128 positions first, then 256: see TrainingPhase), some from a drill (`toolDrill`), AdamW,
+ *      warmup + cosine, gradient clipping, each step's gradient computed in shards on `--threads`
+ *      threads (scripts/pretrain/parallel.ts); then the short episode drill (`episodeDrill`); a
+ *      progress bar on stderr, loss lines every few steps, held-out perplexity a few times and at the end;
  *   4. write the HF folder (config.json, model.safetensors, tokenizer files, generation_config.json),
  *      then training_log.json and the model card README.md, with greedy and sampled completions for
  *      the examples' prompts; reload the folder and check it reproduces the held-out sample figure.
@@ -110,6 +116,12 @@ export interface PretrainPreset {
    * shows. `steps: 0` = none.
    */
   episodeDrill: { steps: number; learningRate: number; drillRows: number };
+  /**
+   * Threads computing each step's gradient, this one included (`--threads` overrides it). The
+   * summation order, hence the weights' last bits, depend on it: a preset keeps the count its
+   * recorded build used, so that its card's command rebuilds it bit for bit.
+   */
+  threads: number;
   learningRate: number;
   /** Fraction of the steps spent warming up linearly. */
   warmupRatio: number;
@@ -136,10 +148,7 @@ export interface PretrainPreset {
 /**
  * The shipped model. Width 128 × 3 layers × 256 positions, 2048-token vocabulary: ~0.9 M
  * parameters, 3.6 MB as F32 (see the model card for the measurements behind each choice).
- *
- * 5000 steps with 30% call-drill rows: copying the user's numbers forms only after a long plateau
- * (2800–3600 steps in the replica runs of `docs/copying.md`), so 1600 steps never got there. Two
- * threads (`--threads 2`) make 5000 steps fit in about 35 minutes on 2 cores.
+ * Built on one thread (its card's sha256 is for that summation order).
  */
 export const FULL_PRESET: PretrainPreset = {
   vocabSize: 2048,
@@ -155,16 +164,17 @@ export const FULL_PRESET: PretrainPreset = {
     { fraction: 0.6, rowLength: 128, batchRows: 8 },
     { fraction: 0.4, rowLength: 256, batchRows: 4 },
   ],
-  toolDrill: 0.3,
+  toolDrill: 0,
   drillKind: "calls",
-  episodeDrill: { steps: 40, learningRate: 1e-3, drillRows: 2 },
+  episodeDrill: { steps: 0, learningRate: 1e-3, drillRows: 2 },
+  threads: 1,
   learningRate: 3e-3,
   warmupRatio: 0.05,
   weightDecay: 0.1,
   betas: [0.9, 0.95],
   maxGradNorm: 1.0,
   conversations: 20_000,
-  steps: 5000,
+  steps: 1600,
   logEvery: 10,
   evals: 3,
   monitorConversations: 64,
@@ -172,6 +182,23 @@ export const FULL_PRESET: PretrainPreset = {
   sampleConversations: 24,
   samplesPerPrompt: 8,
   toolSamples: 8,
+};
+
+/**
+ * `--preset copy`: the recipe for a model that copies numbers (`docs/copying.md`): the shipped
+ * architecture and corpus, 5000 steps with 30% call-drill rows (copying the user's numbers forms
+ * only after a plateau of 2800–3600 steps in the replica runs), then a 40-step episode drill, on 2
+ * threads (~44 min on 2 cores). Measured on seed 1 (28 Nov 2026): held-out perplexity 1.55, copy
+ * probe 94/143 later digits (shipped: 13), but no in-context copying yet (repeats of random token
+ * runs 24/451, chance) and a tool agent that calls right and then states a number of its own.
+ */
+export const COPY_PRESET: PretrainPreset = {
+  ...FULL_PRESET,
+  toolDrill: 0.3,
+  drillKind: "calls",
+  episodeDrill: { steps: 40, learningRate: 1e-3, drillRows: 2 },
+  threads: 2,
+  steps: 5000,
 };
 
 /** Tool-drill conversations the drill rows cycle through (indices of `generateDrillConversation`). */
@@ -191,6 +218,7 @@ export const QUICK_PRESET: PretrainPreset = {
   ],
   toolDrill: 0.25,
   episodeDrill: { steps: 4, learningRate: 1e-3, drillRows: 1 },
+  threads: 2,
   conversations: 400,
   steps: 30,
   logEvery: 5,
@@ -213,7 +241,9 @@ export interface PretrainOptions {
   out: string;
   quick: boolean;
   backend: BackendName;
-  /** Threads computing each step's gradient, this one included (default 2; see scripts/pretrain/parallel.ts). */
+  /** The recipe of a full run (default `full`, the shipped model; ignored by `quick`). */
+  preset?: "full" | "copy";
+  /** Threads computing each step's gradient, this one included (default: the preset's; see scripts/pretrain/parallel.ts). */
   threads?: number;
   /** Run `--quick` twice in child processes and compare hashes (full runs). */
   reproCheck: boolean;
@@ -462,7 +492,8 @@ async function runEpisodeDrill({ model, parallel, packer, episodes, preset, padI
 
 /** Pretrains, evaluates and writes the model folder; resolves with the training log. */
 export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
-  const preset = options.quick ? QUICK_PRESET : FULL_PRESET;
+  const preset = options.quick ? QUICK_PRESET : options.preset === "copy" ? COPY_PRESET : FULL_PRESET;
+  const threads = options.threads ?? preset.threads;
   const seed = options.seed;
   const conversations = options.conversations ?? preset.conversations;
   const steps = options.steps ?? preset.steps;
@@ -480,7 +511,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   say(`backend: ${backend.reason}`);
 
   const reproducibility = options.reproCheck && !options.quick
-    ? await phases.time("reproducibility", () => checkReproducibility(seed, options.backend, options.threads ?? 2, say))
+    ? await phases.time("reproducibility", () => checkReproducibility(seed, options.backend, QUICK_PRESET.threads, say))
     : undefined;
   if (reproducibility) say(`reproducibility: ${reproducibility.identical ? "identical" : "DIFFERENT"} weights (${reproducibility.seconds.toFixed(0)} s)`);
 
@@ -524,7 +555,6 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const episodes = preset.episodeDrill.steps > 0
     ? new RowPacker(DRILL_CONVERSATIONS, (i) => conversationTokens(tokenizer, generateDrillConversation(seed, i), endOfText), dataRng.fork())
     : undefined;
-  const threads = options.threads ?? 2;
   const parallel = await DataParallelSteps.start(threads - 1, config, options.backend);
   const phaseText = preset.phases.map((p) => `${Math.round(p.fraction * steps)} × ${p.batchRows} rows × ${p.rowLength}`).join(", then ");
   say(`model: ${model.numParameters()} parameters (${preset.nLayer} layers × ${preset.nHead} heads × ${preset.nEmbd}), steps: ${phaseText} positions${preset.episodeDrill.steps > 0 ? `, then ${preset.episodeDrill.steps} episode-drill steps` : ""}; ${parallel.threads} thread${parallel.threads === 1 ? "" : "s"}`);
@@ -600,7 +630,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const tailStart = Math.floor(stepLosses.length * 0.9);
   const command = options.quick
     ? `npm run pretrain -- --quick --seed ${seed}${options.conversations !== undefined ? ` --conversations ${conversations}` : ""}${options.steps !== undefined ? ` --steps ${steps}` : ""}`
-    : `npm run pretrain -- --seed ${seed} --conversations ${conversations} --steps ${steps} --backend ${options.backend} --threads ${parallel.threads}`;
+    : `npm run pretrain -- ${options.preset === "copy" ? "--preset copy " : ""}--seed ${seed} --conversations ${conversations} --steps ${steps} --backend ${options.backend}${threads === preset.threads ? "" : ` --threads ${threads}`}`;
   const log: TrainingLog = {
     version: 1,
     command,
@@ -705,20 +735,24 @@ export async function runPretrainCli(argv: readonly string[]): Promise<TrainingL
     .description("Pretrain the built-in chat policy builtin:tiny-chat (corpus, tokenizer, GPT-2, model card).")
     .option("--seed <int>", "master seed (corpus, init, data order)", integerFlag("--seed", 0), 1)
     .option("--conversations <int>", "corpus size, 2% held out (default 20000; quick 400)", integerFlag("--conversations", 100))
-    .option("--steps <int>", "optimizer steps of the main schedule (default 5000; quick 30)", integerFlag("--steps", 1))
+    .option("--steps <int>", "optimizer steps of the main schedule (default 1600; copy 5000; quick 30)", integerFlag("--steps", 1))
     .option("--out <dir>", "model folder to write (default models/tiny-chat; quick runs/tiny-chat-quick)")
     .option("--backend <name>", `tfjs backend: ${BACKENDS.join(", ")}`, (v: string) => {
       if (!(BACKENDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`--backend must be one of ${BACKENDS.join(", ")}.`);
       return v as BackendName;
     }, "wasm" as BackendName)
-    .option("--threads <int>", "threads computing each step's gradient, this one included (data-parallel; the weights depend on it)", integerFlag("--threads", 1), 2)
+    .option("--preset <name>", "recipe of a full run: full (the shipped model) or copy (5000 steps with a call drill, docs/copying.md)", (v: string) => {
+      if (v !== "full" && v !== "copy") throw new InvalidArgumentError("--preset must be full or copy.");
+      return v;
+    }, "full")
+    .option("--threads <int>", "threads computing each step's gradient, this one included (default: the preset's, full 1, copy 2; the weights' last bits depend on it)", integerFlag("--threads", 1))
     .option("--quick", "tiny model, few steps: a ~10-second smoke run", false)
     .option("--no-repro-check", "skip running --quick twice to check reproducibility")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.parse([...argv]);
-  const flags = program.opts<{ seed: number; conversations?: number; steps?: number; out?: string; backend: BackendName; threads: number; quick: boolean; reproCheck: boolean }>();
-  const out = flags.out ?? (flags.quick ? "runs/tiny-chat-quick" : "models/tiny-chat");
+  const flags = program.opts<{ seed: number; conversations?: number; steps?: number; out?: string; backend: BackendName; preset: "full" | "copy"; threads?: number; quick: boolean; reproCheck: boolean }>();
+  const out = flags.out ?? (flags.quick ? "runs/tiny-chat-quick" : flags.preset === "copy" ? "runs/tiny-chat-copy" : "models/tiny-chat");
   return pretrain({
     seed: flags.seed,
     conversations: flags.conversations,
@@ -726,6 +760,7 @@ export async function runPretrainCli(argv: readonly string[]): Promise<TrainingL
     out,
     quick: flags.quick,
     backend: flags.backend,
+    preset: flags.preset,
     threads: flags.threads,
     reproCheck: flags.reproCheck,
   });

@@ -42,6 +42,8 @@ export function renderModelCard(log: TrainingLog): string {
   const b = log.behaviour;
   /** Whether the copy probe says the model copies (half of the later digits or more). */
   const copies = b.copyProbe !== undefined && b.copyProbe.laterRight >= 0.5 * b.copyProbe.laterDigits;
+  /** A run of the copy recipe (`--preset copy`: call-drill rows), not the shipped build. */
+  const copyRecipe = t.toolDrill?.kind === "calls" && t.toolDrill.fraction > 0;
   const lines: string[] = [];
   const push = (...xs: string[]) => lines.push(...xs);
 
@@ -159,11 +161,11 @@ export function renderModelCard(log: TrainingLog): string {
     `| Optimizer | AdamW, betas ${t.betas.join("/")}, weight decay ${t.weightDecay} (matrices only), grad clip ${t.maxGradNorm} |`,
     `| Learning rate | peak ${t.learningRate}, linear warmup ${t.warmupSteps} steps, cosine to 0 |`,
     `| Time | ${minutes(t.seconds)} training, ${minutes(log.timing.totalSeconds)} in all; ${thousands(t.tokensPerSecond)} tokens/s |`,
-    `| Threads | ${t.threads ?? 1}${(t.threads ?? 1) > 1 ? ": each step's rows split between threads, each with its own tfjs backend; the shard gradients summed in a fixed order, one AdamW update (`scripts/pretrain/parallel.ts`)" : " (one tfjs backend)"} |`,
+    ...((t.threads ?? 1) > 1 ? [`| Threads | ${t.threads}: each step's rows split between threads, each with its own tfjs backend; the shard gradients summed in a fixed order, one AdamW update (\`scripts/pretrain/parallel.ts\`) |`] : []),
     `| Machine | ${log.machine.cpu}, ${log.machine.cores} cores shared with other work (load ${log.machine.loadAverage.map((x) => x.toFixed(1)).join(" → ")}), Node ${log.machine.node}, tfjs \`${log.machine.backend}\` (${log.machine.backendReason}) |`,
     "",
     "How the size and the steps were chosen. The run must finish in well under an hour on 2 CPU",
-    "cores with the wasm backend (one thread) while other work shares the machine, and sampling must",
+    `cores with the wasm backend (one thread${(t.threads ?? 1) > 1 ? " per backend" : ""}) while other work shares the machine, and sampling must`,
     "stay fast. On wasm a 2-D matMul runs at ~13 GFLOP/s but the batched matMuls of attention at",
     "~1 GFLOP/s, so attention takes most of a step at 256 positions and its cost per token grows",
     "with the row length. Measured train-step throughput (rows of 256, machine shared): width 128 ×",
@@ -173,9 +175,16 @@ export function renderModelCard(log: TrainingLog): string {
     "sequence-length schedule: rows of 128 for the first 60% of the steps, then rows of 256 (positions",
     "128–255 and long-range use are learned in the second phase). Pilot runs of 150 steps × 1024",
     "tokens picked the peak learning rate: held-out loss 3.44 at 3e-3, 3.76 at 1.5e-3, 4.64 at 1e-2.",
-    "Steps: the first build took 800 (~25 minutes under load), the second 1100 (15 minutes), the third",
-    `1600 (22 minutes, one thread). This build takes ${thousands(t.steps)}${(t.threads ?? 1) > 1 ? ` on ${t.threads} threads` : ""}: copying the user's numbers formed only`,
-    "after a plateau of 2800–3600 steps in the replica runs of `docs/copying.md`. Positions: on the previous corpus mix and",
+    ...(copyRecipe
+      ? [
+        "Steps: the first build took 800 (~25 minutes under load), the second 1100 (15 minutes), the shipped",
+        `build 1600 (22 minutes, one thread). This run takes ${thousands(t.steps)}${(t.threads ?? 1) > 1 ? ` on ${t.threads} threads` : ""}: copying the user's numbers formed only`,
+        "after a plateau of 2800–3600 steps in the replica runs of `docs/copying.md`. Positions: on the previous corpus mix and",
+      ]
+      : [
+        "Steps: the first build took 800 (~25 minutes under load), the second 1100 (15 minutes). This",
+        "build takes 1600 and still ends well inside the hour. Positions: on the previous corpus mix and",
+      ]),
     "1100 steps, learned positions (the second build) reached held-out perplexity 3.21 and rotary",
     "positions 2.13 (a pilot run of the same script), so this build is rotary.",
     `Measured in this run: ${phaseThroughput(log)}.`,
@@ -279,7 +288,9 @@ export function renderModelCard(log: TrainingLog): string {
     ...(b.copyProbe === undefined ? [] : copies ? [
       `It copies the user's numbers into a calculator call: teacher-forced, it predicts ${b.copyProbe.laterRight} of the`,
       `${b.copyProbe.laterDigits} later digits of the expression right (see Behaviour; a uniform guess would hit ~${Math.round(b.copyProbe.laterDigits / 10)}).`,
-      "That took a long run: earlier builds copied nothing, and copying forms only after a long plateau.",
+      "That says nothing yet about copying in context in general (the calculator's result into the",
+      "answer): `npm run copy-drill -- <this folder> --steps 0` measures that on repeated",
+      "random token runs, and the tool agent's accuracy (`npx grpo eval --example tool_agent`) needs it.",
     ] : [
       `It rarely copies the user's numbers into a calculator call: teacher-forced, it predicts ${b.copyProbe.laterRight} of the`,
       `${b.copyProbe.laterDigits} later digits of the expression right (see Behaviour; a uniform guess would hit ~${Math.round(b.copyProbe.laterDigits / 10)}).`,
@@ -291,8 +302,15 @@ export function renderModelCard(log: TrainingLog): string {
     "  arithmetic alone did not help: 300 steps (4 rows × 256 positions, learning rate 1e-3) on ~6,000",
     "  fresh good arithmetic conversations, and 800 steps (2e-3) of a dense drill of three question →",
     "  call pairs per conversation (~15% of the targets are digits to copy) stayed at or below 25 of 143.",
-    "- Rotary positions, 1100 steps on the previous corpus mix: 11 of 143. This build (more good calls,",
-    "  up to three calculations per conversation, 1600 steps): the figure above.",
+    ...(copyRecipe
+      ? [
+        "- Rotary positions, 1100 steps on the previous corpus mix: 11 of 143. The shipped build (more good",
+        "  calls, up to three calculations per conversation, 1600 steps, no drill rows): 13 of 143.",
+      ]
+      : [
+        "- Rotary positions, 1100 steps on the previous corpus mix: 11 of 143. This build (more good calls,",
+        "  up to three calculations per conversation, 1600 steps): the figure above.",
+      ]),
     "- Continuing a rotary model on a dense drill alone (`npm run copy-drill`: three question → call",
     "  pairs per conversation, 2e-3, 4 rows × 256) does make copying appear: 51 of 143 after 150 steps",
     "  of this build (`-- --steps 150`), 76 of 143 after 300 steps of the 1100-step pilot model. But",
@@ -312,14 +330,11 @@ export function renderModelCard(log: TrainingLog): string {
     "",
     "- Longer: the PyTorch replica with 30% drill rows run to 4000 steps (on a CPU) left the plateau at",
     "  2800–3600 steps (192 and 117 of 200 later digits over two seeds, held-out perplexity 1.45–1.47), so",
-    "  copying and chat do coexist at this size, past the third build's 1600 steps (`docs/copying.md`).",
+    `  copying and chat do coexist at this size, past ${copyRecipe ? "the shipped" : "this"} build's 1600 steps (\`docs/copying.md\`).`,
     "",
     ...(copies
       ? [
-        `- This build: ${thousands(t.steps)} steps with ${pct(t.toolDrill?.fraction ?? 0, 0)} call-drill rows on ${t.threads ?? 1} threads${t.episodeDrill ? `, then the ${t.episodeDrill.steps}-step episode drill` : ""}: the figure above.`,
-        "",
-        "Copying is still fragile: GRPO at the balanced profile's learning rate (1e-3) erased it within a",
-        "dozen steps on a model like this one (`docs/copying.md`), so the `tool_agent` example trains at 1e-4.",
+        `- This run: ${thousands(t.steps)} steps with ${pct(t.toolDrill?.fraction ?? 0, 0)} call-drill rows on ${t.threads ?? 1} threads${t.episodeDrill ? `, then the ${t.episodeDrill.steps}-step episode drill` : ""}: the figure above.`,
         "",
       ]
       : [

@@ -17,6 +17,7 @@ import { conversationTokens, heldOutIndices, HELD_OUT_EVERY, isHeldOut, makeBatc
 import type { TrainingLog } from "../../scripts/pretrain/log.js";
 import { copyProbe, copyProbeByPosition } from "../../scripts/pretrain/copy-probe.js";
 import { evaluate } from "../../scripts/pretrain/loop.js";
+import { renderModelCard } from "../../scripts/pretrain/card.js";
 import { Transformer } from "../../src/model/transformer.js";
 
 const dir = resolveModelFolder("builtin:tiny-chat");
@@ -93,6 +94,12 @@ describe("builtin:tiny-chat files", () => {
       expect(atInference).toEqual(inPretraining.slice(0, -1)); // pretraining appends <|endoftext|>
       expect(policy.tokenizer.decode(atInference)).toBe(renderForPretraining(conversation));
     }
+  });
+});
+
+describe("builtin:tiny-chat model card", () => {
+  it("is exactly what renderModelCard makes of the shipped training_log.json", () => {
+    expect(renderModelCard(log)).toBe(readFileSync(path.join(dir, "README.md"), "utf8"));
   });
 });
 

@@ -14,6 +14,7 @@ import type { ModelConfig } from "../../src/model/config.js";
 import { Transformer } from "../../src/model/transformer.js";
 import { AdamW } from "../../src/training/optimizer.js";
 import { GrpoError } from "../../src/core/errors.js";
+import { COPY_PRESET, FULL_PRESET, runPretrainCli } from "../../scripts/pretrain.js";
 
 const config: ModelConfig = { vocabSize: 97, nPositions: 32, nEmbd: 16, nLayer: 2, nHead: 2, nInner: 64, layerNormEpsilon: 1e-5, tieWordEmbeddings: true, eosTokenId: 1, positionEncoding: "rotary" };
 
@@ -150,5 +151,25 @@ describe("the call drill (pretraining's copy practice)", () => {
     }
     const prompts = new Set(drill.map((c) => c.messages[0].content));
     expect(prompts.size).toBe(2); // both calculator prompts occur
+  });
+});
+
+describe("pretraining presets", () => {
+  it("keeps the shipped recipe single-threaded and drill-free, and the copy recipe apart from it", () => {
+    expect(FULL_PRESET).toMatchObject({ steps: 1600, toolDrill: 0, threads: 1, episodeDrill: { steps: 0 } });
+    expect(COPY_PRESET).toMatchObject({ steps: 5000, toolDrill: 0.3, drillKind: "calls", threads: 2, episodeDrill: { steps: 40 } });
+    // Same model and corpus: only the schedule, the drills and the threads differ.
+    for (const key of ["vocabSize", "nEmbd", "nLayer", "nHead", "nPositions", "learningRate", "conversations"] as const) expect(COPY_PRESET[key]).toEqual(FULL_PRESET[key]);
+  });
+
+  it("rejects an unknown preset or thread count with the accepted values", async () => {
+    const stderr = process.stderr.write;
+    process.stderr.write = () => true;
+    try {
+      await expect(runPretrainCli(["node", "pretrain", "--preset", "huge"])).rejects.toThrow(/--preset must be full or copy/);
+      await expect(runPretrainCli(["node", "pretrain", "--threads", "0"])).rejects.toThrow(/--threads needs an integer >= 1, got "0"/);
+    } finally {
+      process.stderr.write = stderr;
+    }
   });
 });
