@@ -25,14 +25,13 @@
  * The card's figures: `npm run copy-drill -- --steps 150` (drill alone), `--drill-rows 2 --prompts both
  * --steps 350 --lr 1.5e-3` (half and half), `--prompts both --then-steps 200` (drill, then corpus).
  */
-import * as tf from "@tensorflow/tfjs";
 import { Command, InvalidArgumentError } from "commander";
 import { Rng } from "../src/core/rng.js";
 import { loadPolicy } from "../src/model/registry.js";
 import { learningRateAt } from "../src/training/config.js";
 import { AdamW } from "../src/training/optimizer.js";
 import { CALL_DRILL_QUESTIONS, generateCorpus, generateDrillConversation, SYSTEM_PROMPTS } from "./corpus/generate.js";
-import { copyProbe, describeCopyProbe } from "./pretrain/copy-probe.js";
+import { copyProbe, describeCopyProbe, inductionProbe, inductionRows, type InductionRow } from "./pretrain/copy-probe.js";
 import { conversationTokens, isHeldOut, makeBatch, RowPacker } from "./pretrain/data.js";
 import { evaluate, trainStep } from "./pretrain/loop.js";
 import { saveDerivedModel } from "./pretrain/save-derived.js";
@@ -106,29 +105,10 @@ function drillRow(): number[] {
   return row;
 }
 
-/**
- * An induction row: random token runs, each followed by its exact repeat, the loss taken on the
- * repeats only (the first token of a repeat excepted: nothing predicts it). Half the runs are
- * number-like (digits, spaces and operators, so each digit recurs and one previous token is not
- * enough to know where a copy is), half any non-special tokens. Returns the row and its loss mask.
- */
-const special = new Set(tokenizer.specialTokenIds);
-const ordinary = Array.from({ length: tokenizer.vocabSize }, (_, id) => id).filter((id) => !special.has(id));
-const numberish = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", " ", " +", " -", " *", " ="].map((s) => {
-  const ids = tokenizer.encode(s);
-  if (ids.length !== 1) throw new Error(`${JSON.stringify(s)} is not one token`);
-  return ids[0];
-});
-function inductionRow(random: Rng = rng): { row: number[]; copied: boolean[] } {
-  const row: number[] = [];
-  const copied: boolean[] = [];
-  while (row.length < ROW + 1) {
-    const alphabet = random.int(2) === 0 ? numberish : ordinary;
-    const run = Array.from({ length: 6 + random.int(20) }, () => alphabet[random.int(alphabet.length)]);
-    row.push(...run, ...run);
-    copied.push(...run.map(() => false), false, ...run.slice(1).map(() => true));
-  }
-  return { row: row.slice(0, ROW + 1), copied: copied.slice(0, ROW + 1) };
+/** An induction row (see `inductionRows`): random token runs, each followed by its exact repeat, the loss on the repeats only. */
+const makeInductionRow = inductionRows(tokenizer);
+function inductionRow(random: Rng = rng): InductionRow {
+  return makeInductionRow(random, ROW + 1);
 }
 function stepBatch() {
   const rows: number[][] = [];
@@ -149,19 +129,8 @@ function stepBatch() {
 }
 
 const optimizer = new AdamW(model.params, { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 });
-/** Greedy accuracy on the repeats of 4 fixed induction rows (their own seed): does the model copy in context? */
-const probeRng = Rng.fromSeed(12345);
-const inductionProbe = Array.from({ length: 4 }, () => inductionRow(probeRng));
 async function inductionAccuracy(): Promise<string> {
-  let right = 0;
-  let counted = 0;
-  for (const { row, copied } of inductionProbe) {
-    const logits = tf.tidy(() => model.forward(tf.tensor2d([row.slice(0, ROW)], [1, ROW], "int32"))); // (1, T, V)
-    const argmax = tf.tidy(() => logits.argMax(-1));
-    const predicted = (await argmax.data()) as Int32Array;
-    tf.dispose([logits, argmax]);
-    for (let t = 0; t < ROW; t++) if (copied[t + 1]) { counted++; if (predicted[t] === row[t + 1]) right++; }
-  }
+  const { right, counted } = await inductionProbe(model, tokenizer);
   return `induction rows copied ${right}/${counted}`;
 }
 async function report(what: string): Promise<void> {

@@ -6,14 +6,18 @@
  * `--by-position` also prints right/total for each digit place of each operand and one line per
  * problem with the misses marked `[predicted≠expected]` (where copying breaks down).
  *
- * `--record` also writes the figures into the folder's `training_log.json` (`behaviour.copyProbe`)
- * and re-renders its card, for a folder built before pretraining measured the probe itself.
+ * It also prints the induction probe (in-context copying of repeated random token runs, which
+ * answering with a tool's result needs).
+ *
+ * `--record` also writes the figures into the folder's `training_log.json` (`behaviour.copyProbe`,
+ * `behaviour.inductionProbe`) and re-renders its card, for a folder built before pretraining
+ * measured them itself.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadPolicy, resolveModelFolder } from "../src/model/registry.js";
 import { renderModelCard } from "./pretrain/card.js";
-import { copyProbe, copyProbeByPosition, describeCopyProbe } from "./pretrain/copy-probe.js";
+import { copyProbe, copyProbeByPosition, describeCopyProbe, inductionProbe } from "./pretrain/copy-probe.js";
 import type { TrainingLog } from "./pretrain/log.js";
 
 const args = process.argv.slice(2);
@@ -26,6 +30,8 @@ const policy = await loadPolicy(modelName).catch((error: unknown) => {
 });
 const result = await copyProbe(policy.model, policy.tokenizer);
 console.log(`${modelName}: ${describeCopyProbe(result)}`);
+const induction = await inductionProbe(policy.model, policy.tokenizer);
+console.log(`${modelName}: repeats of random token runs copied ${induction.right}/${induction.counted} (induction probe)`);
 if (byPosition) {
   const { positions, lines } = await copyProbeByPosition(policy.model, policy.tokenizer);
   for (const line of lines) console.log(line);
@@ -36,6 +42,7 @@ if (record) {
   const logFile = path.join(dir, "training_log.json");
   const log = JSON.parse(readFileSync(logFile, "utf8")) as TrainingLog;
   log.behaviour.copyProbe = result;
+  log.behaviour.inductionProbe = induction;
   writeFileSync(logFile, `${JSON.stringify(log, null, 2)}\n`);
   writeFileSync(path.join(dir, "README.md"), renderModelCard(log));
   console.log(`recorded in ${logFile} and re-rendered ${path.join(dir, "README.md")}`);

@@ -53,7 +53,7 @@ import { loadModelFolder, saveModelFolder } from "../src/model/weights.js";
 import { AdamW } from "../src/training/optimizer.js";
 import { learningRateAt } from "../src/training/config.js";
 import { corpusStats, generateCallDrillConversation, generateCorpus, generateDrillConversation, renderForPretraining, type CorpusConversation } from "./corpus/generate.js";
-import { copyProbe, describeCopyProbe } from "./pretrain/copy-probe.js";
+import { copyProbe, describeCopyProbe, inductionProbe } from "./pretrain/copy-probe.js";
 import { renderModelCard } from "./pretrain/card.js";
 import { conversationTokens, HELD_OUT_EVERY, isHeldOut, makeBatch, RowPacker, type EvalConversation } from "./pretrain/data.js";
 import type { LossPoint, PerplexityFigure, ReproducibilityCheck, TrainingLog } from "./pretrain/log.js";
@@ -598,6 +598,8 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   say(`behaviour: ${(100 * behaviour.eosRate).toFixed(0)}% of samples end with <|im_end|>; tool use ${JSON.stringify(behaviour.toolUse)}`);
   behaviour.copyProbe = await copyProbe(model, tokenizer);
   say(`copy probe: ${describeCopyProbe(behaviour.copyProbe)}`);
+  behaviour.inductionProbe = await inductionProbe(model, tokenizer);
+  say(`induction probe: repeats of random token runs copied ${behaviour.inductionProbe.right}/${behaviour.inductionProbe.counted}`);
 
   // 4. The model folder
   const out = path.resolve(options.out);

@@ -229,6 +229,11 @@ export function renderModelCard(log: TrainingLog): string {
       `prediction of each digit of the expression): first digit right ${b.copyProbe.firstRight}/${b.copyProbe.problems}, later digits`,
       `${b.copyProbe.laterRight}/${b.copyProbe.laterDigits} (a uniform guess gets ~1 in 10; see Limitations).`,
     ]),
+    ...(b.inductionProbe === undefined ? [] : [
+      `Induction probe (in-context copying in general: 4 rows of random token runs, each followed by its repeat,`,
+      `greedy prediction of the repeats): ${b.inductionProbe.right}/${b.inductionProbe.counted} right. A model that copies in context gets most of them;`,
+      "one that does not gets a few of the number-like runs by chance. Answering with a tool's result needs it.",
+    ]),
     ...(b.toolUse.correct_call === 0
       ? [
         "The call syntax is learned; copying the user's expression into it is not: the calls carry other",
@@ -288,9 +293,18 @@ export function renderModelCard(log: TrainingLog): string {
     ...(b.copyProbe === undefined ? [] : copies ? [
       `It copies the user's numbers into a calculator call: teacher-forced, it predicts ${b.copyProbe.laterRight} of the`,
       `${b.copyProbe.laterDigits} later digits of the expression right (see Behaviour; a uniform guess would hit ~${Math.round(b.copyProbe.laterDigits / 10)}).`,
-      "That says nothing yet about copying in context in general (the calculator's result into the",
-      "answer): `npm run copy-drill -- <this folder> --steps 0` measures that on repeated",
-      "random token runs, and the tool agent's accuracy (`npx grpo eval --example tool_agent`) needs it.",
+      ...(b.inductionProbe === undefined
+        ? [
+          "That says nothing yet about copying in context in general (the calculator's result into the",
+          "answer): `npm run copy-probe -- <this folder>` measures that on repeated random token runs,",
+          "and the tool agent's accuracy (`npx grpo eval --example tool_agent`) needs it.",
+        ]
+        : b.inductionProbe.right >= 0.5 * b.inductionProbe.counted
+          ? [`It also copies in context in general (induction probe ${b.inductionProbe.right}/${b.inductionProbe.counted}), as answering with a tool's result needs.`]
+          : [
+            `But it does not copy in context in general (induction probe ${b.inductionProbe.right}/${b.inductionProbe.counted}, near chance): the call's digits`,
+            "are a copy learned for that one place, and the calculator's result does not reach the answer.",
+          ]),
     ] : [
       `It rarely copies the user's numbers into a calculator call: teacher-forced, it predicts ${b.copyProbe.laterRight} of the`,
       `${b.copyProbe.laterDigits} later digits of the expression right (see Behaviour; a uniform guess would hit ~${Math.round(b.copyProbe.laterDigits / 10)}).`,

@@ -10,7 +10,7 @@ import { generate } from "../../src/model/generate.js";
 import type { ChatTokenizer } from "../../src/model/tokenizer.js";
 import type { Transformer } from "../../src/model/transformer.js";
 import { SYSTEM_PROMPTS } from "../corpus/generate.js";
-import type { CopyProbeResult } from "./copy-probe.js";
+import type { CopyProbeResult, InductionProbeResult } from "./copy-probe.js";
 
 /** A prompt of one of the examples: a system prompt and the user's first message. */
 export interface ExamplePrompt {
@@ -117,6 +117,11 @@ export interface BehaviourReport {
   toolUse: Record<ToolUse, number> & { samples: number };
   /** Teacher-forced digit accuracy of the calculator call (absent in logs written before the probe). */
   copyProbe?: CopyProbeResult;
+  /**
+   * In-context copying in general (`inductionProbe`): repeats of random token runs predicted right
+   * (absent in logs from before it was measured).
+   */
+  inductionProbe?: InductionProbeResult;
 }
 
 /**

@@ -15,7 +15,7 @@ import { generateConversation, renderForPretraining, SYSTEM_PROMPTS } from "../.
 import { Rng } from "../../src/core/rng.js";
 import { conversationTokens, heldOutIndices, HELD_OUT_EVERY, isHeldOut, makeBatch, RowPacker, windowsOf } from "../../scripts/pretrain/data.js";
 import type { TrainingLog } from "../../scripts/pretrain/log.js";
-import { copyProbe, copyProbeByPosition } from "../../scripts/pretrain/copy-probe.js";
+import { copyProbe, copyProbeByPosition, inductionProbe, inductionRows } from "../../scripts/pretrain/copy-probe.js";
 import { evaluate } from "../../scripts/pretrain/loop.js";
 import { renderModelCard } from "../../scripts/pretrain/card.js";
 import { Transformer } from "../../src/model/transformer.js";
@@ -153,6 +153,36 @@ describe("builtin:tiny-chat behaviour", () => {
     // Greedy argmax counts: equal on the backend that trained it; another backend may flip a near tie.
     expect(Math.abs(result.firstRight - (recorded?.firstRight ?? NaN))).toBeLessThanOrEqual(1);
     expect(Math.abs(result.laterRight - (recorded?.laterRight ?? NaN))).toBeLessThanOrEqual(2);
+  });
+
+  it("reproduces the card's induction probe: it does not copy repeated random token runs in context", async () => {
+    const recorded = log.behaviour.inductionProbe;
+    expect(recorded, "training_log.json behaviour.inductionProbe").toBeDefined();
+    const result = await inductionProbe(policy.model, policy.tokenizer);
+    expect(result.counted).toBe(recorded?.counted);
+    expect(Math.abs(result.right - (recorded?.right ?? NaN))).toBeLessThanOrEqual(2);
+    expect(result.right / result.counted).toBeLessThan(0.1); // what the card and docs/copying.md say
+  });
+
+  it("builds induction rows whose flagged tokens are exact repeats the tokens before them determine", () => {
+    const make = inductionRows(policy.tokenizer);
+    const random = Rng.fromSeed(5);
+    for (let k = 0; k < 20; k++) {
+      const { row, copied } = make(random, 257);
+      expect(row).toHaveLength(257);
+      expect(copied).toHaveLength(257);
+      expect(row.every((id) => !policy.tokenizer.specialTokenIds.includes(id))).toBe(true);
+      // A flagged token is the repeat of an unflagged one a run length (6–25) back, and so is the
+      // token before it: the context determines it.
+      let flagged = 0;
+      for (let t = 1; t < row.length; t++) {
+        if (!copied[t]) continue;
+        flagged++;
+        const lengths = Array.from({ length: 20 }, (_, i) => 6 + i).filter((L) => t - 1 - L >= 0);
+        expect(lengths.some((L) => row[t - L] === row[t] && row[t - 1 - L] === row[t - 1] && !copied[t - L])).toBe(true);
+      }
+      expect(flagged / row.length).toBeGreaterThan(0.35); // about half the row is repeats
+    }
   });
 
   it("runs the copy probe on a model whose context is shorter than a probe prompt (the quick preset's), reading the last positions", async () => {
