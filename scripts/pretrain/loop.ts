@@ -66,17 +66,28 @@ export function shardGradients(model: Transformer, shard: TrainingBatch, denomin
   }
 }
 
-/** One AdamW step on `batch` at learning rate `lr`, gradients clipped to global norm `maxGradNorm`. */
-export async function trainStep(model: Transformer, optimizer: AdamW, batch: TrainingBatch, lr: number, maxGradNorm: number): Promise<StepResult> {
-  const { value, grads } = tf.variableGrads(() => batchLoss(model, batch), Object.values(model.params));
-  const clipped = clipByGlobalNorm(byParameterName(model, grads), maxGradNorm);
+/**
+ * Clips `grads` (keyed by parameter name) to global norm `maxGradNorm` and applies one AdamW step
+ * at learning rate `lr`; resolves with the norm before clipping. The caller still owns `grads`.
+ */
+export async function applyGradients(optimizer: AdamW, grads: Record<string, tf.Tensor>, lr: number, maxGradNorm: number): Promise<number> {
+  const clipped = clipByGlobalNorm(grads, maxGradNorm);
   try {
     optimizer.step(clipped.grads, lr);
-    const [loss] = await value.data();
     const [gradNorm] = await clipped.norm.data();
-    return { loss, gradNorm };
+    return gradNorm;
   } finally {
-    tf.dispose([value, clipped.norm, ...Object.values(grads), ...Object.values(clipped.grads)]);
+    tf.dispose([clipped.norm, ...Object.values(clipped.grads)]);
+  }
+}
+
+/** One AdamW step on `batch` at learning rate `lr`, gradients clipped to global norm `maxGradNorm`. */
+export async function trainStep(model: Transformer, optimizer: AdamW, batch: TrainingBatch, lr: number, maxGradNorm: number): Promise<StepResult> {
+  const { grads, lossSum } = shardGradients(model, batch, batch.targetCount);
+  try {
+    return { loss: lossSum, gradNorm: await applyGradients(optimizer, grads, lr, maxGradNorm) };
+  } finally {
+    tf.dispose(Object.values(grads));
   }
 }
 

@@ -17,10 +17,11 @@ import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import type { BackendName } from "../../src/model/backend.js";
 import type { Transformer } from "../../src/model/transformer.js";
-import { clipByGlobalNorm, type AdamW } from "../../src/training/optimizer.js";
+import type { AdamW } from "../../src/training/optimizer.js";
 import { splitBatch, type TrainingBatch } from "./data.js";
-import { shardGradients, trainStep, type StepResult } from "./loop.js";
-import type { HostArrays, ShardReply, ShardRequest } from "./shard-worker.js";
+import { applyGradients, shardGradients, trainStep, type StepResult } from "./loop.js";
+import type { NamedArrays } from "../../src/training/distributed/protocol.js";
+import type { ShardReply, ShardRequest } from "./shard-worker.js";
 
 /** One worker thread and its request queue (one request in flight at a time). */
 class ShardWorker {
@@ -112,14 +113,7 @@ export class DataParallelSteps {
         summed = next;
         lossSum += reply.lossSum ?? 0;
       }
-      const clipped = clipByGlobalNorm(summed, maxGradNorm);
-      try {
-        optimizer.step(clipped.grads, lr);
-        const [gradNorm] = await clipped.norm.data();
-        return { loss: lossSum, gradNorm };
-      } finally {
-        tf.dispose([clipped.norm, ...Object.values(clipped.grads)]);
-      }
+      return { loss: lossSum, gradNorm: await applyGradients(optimizer, summed, lr, maxGradNorm) };
     } finally {
       tf.dispose(Object.values(summed));
     }
@@ -131,7 +125,7 @@ export class DataParallelSteps {
   }
 }
 
-/** A copy of host weights per worker (each message owns its buffers). */
-function copyOf(weights: Record<string, { shape: number[]; data: Float32Array }>): HostArrays {
+/** A copy of host weights per worker: each message owns (and transfers) its buffers, and on the cpu backend `data()` may hand out the tensor's own storage. */
+function copyOf(weights: NamedArrays): NamedArrays {
   return Object.fromEntries(Object.entries(weights).map(([name, w]) => [name, { shape: w.shape, data: w.data.slice() }]));
 }

@@ -11,21 +11,19 @@ import * as tf from "@tensorflow/tfjs";
 import { selectBackend, type BackendName } from "../../src/model/backend.js";
 import type { ModelConfig } from "../../src/model/config.js";
 import { Transformer } from "../../src/model/transformer.js";
+import { toArrays, type NamedArrays } from "../../src/training/distributed/protocol.js";
 import type { TrainingBatch } from "./data.js";
 import { shardGradients } from "./loop.js";
-
-/** Weights or gradients as host arrays keyed by canonical parameter name. */
-export type HostArrays = Record<string, { shape: number[]; data: Float32Array }>;
 
 /** Coordinator → worker. */
 export type ShardRequest =
   | { type: "init"; config: ModelConfig; backend: BackendName }
-  | { type: "gradients"; weights: HostArrays; shard: TrainingBatch; denominator: number }
+  | { type: "gradients"; weights: NamedArrays; shard: TrainingBatch; denominator: number }
   | { type: "close" };
 
 /** Worker → coordinator: the answer to one request. */
 export type ShardReply =
-  | { ok: true; backend?: string; grads?: HostArrays; lossSum?: number }
+  | { ok: true; backend?: string; grads?: NamedArrays; lossSum?: number }
   | { ok: false; error: string };
 
 let model: Transformer | undefined;
@@ -47,9 +45,7 @@ async function handle(request: ShardRequest): Promise<ShardReply> {
       }
       const { grads, lossSum } = shardGradients(model, request.shard, request.denominator);
       try {
-        const out: HostArrays = {};
-        for (const [name, g] of Object.entries(grads)) out[name] = { shape: [...g.shape], data: (await g.data()) as Float32Array };
-        return { ok: true, grads: out, lossSum };
+        return { ok: true, grads: await toArrays(grads), lossSum };
       } finally {
         tf.dispose(Object.values(grads));
       }
