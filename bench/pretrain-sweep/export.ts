@@ -14,7 +14,8 @@ import { arithmeticProblems } from "../../examples/tool_agent.js";
 import { Rng } from "../../src/core/rng.js";
 import { evaluateArithmetic, formatNumber } from "../../src/core/tools.js";
 import { loadPolicy } from "../../src/model/registry.js";
-import { CALL_DRILL_QUESTIONS, calculatorCallText, generateCorpus, SYSTEM_PROMPTS } from "../../scripts/corpus/generate.js";
+import { arithmeticCallDrill } from "../../scripts/corpus/domains/arithmetic.js";
+import { calculatorCallText, generateCorpus, SYSTEM_PROMPTS } from "../../scripts/corpus/generate.js";
 import { conversationTokens, isHeldOut } from "../../scripts/pretrain/data.js";
 
 const out = process.argv[2] ?? "sweepdata";
@@ -43,18 +44,12 @@ dump("train", corpus.filter((_, i) => !isHeldOut(i)).map((c) => conversationToke
 dump("heldout", heldOut.map((c) => conversationTokens(tokenizer, c, pad)));
 dump("heldout_chat", heldOut.filter((c) => c.domain !== "arithmetic").map((c) => conversationTokens(tokenizer, c, pad)));
 
-// drillA: `npm run copy-drill`'s conversations (calls only), under either calculator prompt.
-const QUESTIONS: readonly string[] = CALL_DRILL_QUESTIONS;
+// drillA: three question → call pairs per conversation (`arithmeticCallDrill`, what `npm run pretrain --
+// --preset copy` mixes in), drawn one after another from one stream seeded 11.
 const rng = Rng.fromSeed(11);
 dump("drillA", Array.from({ length: 30_000 }, () => {
-  const system = rng.int(2) === 0 ? SYSTEM_PROMPTS.calculator : SYSTEM_PROMPTS.toolAgent;
-  const messages: { role: "system" | "user" | "assistant"; content: string }[] = [{ role: "system", content: system }];
-  for (let k = 0; k < 3; k++) {
-    const expression = `${1 + rng.int(999)} ${["+", "-", "*", "/"][rng.int(4)]} ${1 + rng.int(99)}`;
-    messages.push({ role: "user", content: QUESTIONS[rng.int(QUESTIONS.length)].replace("{e}", expression) });
-    messages.push({ role: "assistant", content: calculatorCallText(expression) });
-  }
-  return [...tokenizer.encodeChat(messages), pad];
+  const drill = arithmeticCallDrill(rng);
+  return conversationTokens(tokenizer, { messages: [{ role: "system", content: drill.systemPrompt }, ...drill.messages] }, pad);
 }));
 // drillB: full good arithmetic conversations (call, tool result, answer) of another corpus seed.
 dump("drillB", generateCorpus({ seed: 7, conversations: 100_000 })
