@@ -37,6 +37,16 @@ export interface ModelConfig {
   positionEncoding?: "learned" | "rotary";
   /** RoPE's base wavelength (θ_j = base^(−2j/hs)); rotary only. Default 10000. HF: `rotary_emb_base`. */
   rotaryBase?: number;
+  /**
+   * Previous-token embedding: each position's input is `wte[id_t] + wte[id_{t−1}] · wte_prev`
+   * (`wte_prev.weight` [C, C]; nothing is added at a row's first real token). It hands every layer
+   * the previous token, the half of an induction circuit ("find the earlier place where the current
+   * token came next, copy what followed") a small model otherwise learns last and slowly; see
+   * docs/copying.md. Default false (plain GPT-2 / GPT-NeoX). Our own extension: Hugging Face's
+   * classes ignore it, so such a folder computes the right function only here.
+   * HF: `previous_token_embedding`.
+   */
+  previousTokenEmbedding?: boolean;
 }
 
 /** RoPE's base wavelength when the config does not set `rotaryBase`. */
@@ -45,6 +55,11 @@ export const DEFAULT_ROTARY_BASE = 10000;
 /** The position encoding of a config, with its default. */
 export function positionEncodingOf(config: ModelConfig): "learned" | "rotary" {
   return config.positionEncoding ?? "learned";
+}
+
+/** Whether a config adds the previous token's embedding to each input (default false). */
+export function usesPreviousToken(config: ModelConfig): boolean {
+  return config.previousTokenEmbedding === true;
 }
 
 /** The parameters of one transformer block, in order (GPT-2 names). */
@@ -57,7 +72,7 @@ const BLOCK_PARAMS = [
 
 /**
  * The name and shape of every parameter of the transformer for `config`, in model order: `wte`,
- * `wpe` (learned positions only), the blocks `h.{i}.*`, `ln_f`, and `lm_head` when the head is untied.
+ * `wpe` (learned positions only), `wte_prev` (previous-token embedding only), the blocks `h.{i}.*`, `ln_f`, and `lm_head` when the head is untied.
  * Linear weights are Conv1D [in, out]; `c_attn` holds q|k|v side by side.
  */
 export function parameterShapes(config: ModelConfig): Record<string, number[]> {
@@ -72,6 +87,7 @@ export function parameterShapes(config: ModelConfig): Record<string, number[]> {
   };
   const shapes: Record<string, number[]> = { "wte.weight": [V, C] };
   if (positionEncodingOf(config) === "learned") shapes["wpe.weight"] = [P, C];
+  if (usesPreviousToken(config)) shapes["wte_prev.weight"] = [C, C];
   for (let i = 0; i < config.nLayer; i++) {
     for (const name of BLOCK_PARAMS) shapes[`h.${i}.${name}`] = [...block[name]];
   }
@@ -95,6 +111,7 @@ const hfConfigSchema = z
     layer_norm_epsilon: z.number().positive().optional(),
     tie_word_embeddings: z.boolean().optional(),
     activation_function: z.string().optional(),
+    previous_token_embedding: z.boolean().optional(),
     bos_token_id: z.number().int().nonnegative().nullable().optional(),
     eos_token_id: z.number().int().nonnegative().nullable().optional(),
   })
@@ -118,6 +135,7 @@ export function validateModelConfig(config: ModelConfig, root = "ModelConfig"): 
     eosTokenId: z.number().int().nonnegative().optional(),
     positionEncoding: z.enum(["learned", "rotary"]).optional(),
     rotaryBase: z.number().positive().optional(),
+    previousTokenEmbedding: z.boolean().optional(),
   });
   const parsed = parseWith(schema, config, { root, code: "invalid_model" });
   if (parsed.nEmbd % parsed.nHead !== 0) {
@@ -186,6 +204,7 @@ export function modelConfigFromHF(json: unknown, source = "config.json"): ModelC
     layerNormEpsilon: hf.layer_norm_epsilon ?? 1e-5,
     tieWordEmbeddings: hf.tie_word_embeddings ?? true,
   };
+  if (hf.previous_token_embedding === true) config.previousTokenEmbedding = true;
   if (hf.bos_token_id !== undefined && hf.bos_token_id !== null) config.bosTokenId = hf.bos_token_id;
   if (hf.eos_token_id !== undefined && hf.eos_token_id !== null) config.eosTokenId = hf.eos_token_id;
   return validateModelConfig(config, source);
@@ -215,6 +234,7 @@ export function modelConfigToHF(config: ModelConfig): Record<string, unknown> {
     resid_pdrop: 0,
     embd_pdrop: 0,
     attn_pdrop: 0,
+    ...(usesPreviousToken(config) ? { previous_token_embedding: true } : {}),
   };
 }
 
@@ -241,6 +261,7 @@ const neoxConfigSchema = z
     use_parallel_residual: z.boolean().optional(),
     hidden_act: z.string().optional(),
     attention_bias: z.boolean().optional(),
+    previous_token_embedding: z.boolean().optional(),
     tie_word_embeddings: z.boolean().optional(),
     bos_token_id: z.number().int().nonnegative().nullable().optional(),
     eos_token_id: z.number().int().nonnegative().nullable().optional(),
@@ -284,6 +305,7 @@ export function neoxConfigFromHF(json: unknown, source = "config.json"): ModelCo
     positionEncoding: "rotary",
     rotaryBase: hf.rotary_emb_base ?? hf.rope_theta ?? DEFAULT_ROTARY_BASE,
   };
+  if (hf.previous_token_embedding === true) config.previousTokenEmbedding = true;
   if (hf.bos_token_id !== undefined && hf.bos_token_id !== null) config.bosTokenId = hf.bos_token_id;
   if (hf.eos_token_id !== undefined && hf.eos_token_id !== null) config.eosTokenId = hf.eos_token_id;
   return validateModelConfig(config, source);
@@ -313,5 +335,6 @@ export function neoxConfigToHF(config: ModelConfig): Record<string, unknown> {
     eos_token_id: config.eosTokenId ?? null,
     attention_dropout: 0,
     hidden_dropout: 0,
+    ...(usesPreviousToken(config) ? { previous_token_embedding: true } : {}),
   };
 }

@@ -11,7 +11,9 @@
  * self-attention (fused `c_attn` [C, 3C], Conv1D layout `x @ W + b`) and a GELU-tanh MLP; a final
  * LayerNorm; an output head tied to `wte` (or an untied `lm_head` [V, C]). With
  * `positionEncoding: "rotary"` there is no `wpe`: each head's queries and keys are rotated by their
- * position (RoPE, GPT-NeoX's rotate-half layout), and everything else is the same.
+ * position (RoPE, GPT-NeoX's rotate-half layout), and everything else is the same. With
+ * `previousTokenEmbedding`, each input also gets `wte[previous id] · wte_prev` (the row's previous
+ * real token; nothing at its first), which the KV cache continues across calls.
  *
  * Padding, two kinds, both through `attentionMask` (1 = real token, 0 = padding):
  *   - Left padding, for batched generation of prompts of different lengths: pads come first, and
@@ -25,7 +27,7 @@ import { z } from "zod";
 import { GrpoError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { parseWith } from "../core/validation.js";
-import { DEFAULT_ROTARY_BASE, parameterShapes, positionEncodingOf, validateModelConfig, type ModelConfig } from "./config.js";
+import { DEFAULT_ROTARY_BASE, parameterShapes, positionEncodingOf, usesPreviousToken, validateModelConfig, type ModelConfig } from "./config.js";
 import { floatView, fusedAddLayerNorm, fusedGelu, fusedLayerNorm, hasDecodeKernels } from "./decode-kernels.js";
 import { KVStore, MASKED_SCORE } from "./kv-store.js";
 import { applyRotary, batchMatMul, embeddingLookup, geluTanh, linear, targetLogSoftmax } from "./ops.js";
@@ -88,6 +90,8 @@ export class KVCache {
   private store: KVStore | undefined;
   /** Per row, the position id the next real token gets. */
   private nextPositions: number[] = [];
+  /** Per row, the id of its last real token (−1: none), for a previous-token embedding. */
+  private lastTokens: number[] = [];
   /** Tensors derived from the weights once per cache (the transposed head, 3-D weight views). */
   private prepared = new Map<string, tf.Tensor>();
   private readonly capacityHint: number;
@@ -117,6 +121,11 @@ export class KVCache {
     return this.nextPositions;
   }
 
+  /** Per row, the id of the last real token cached (−1 when the row has none yet). */
+  get lastTokenIds(): readonly number[] {
+    return this.lastTokens;
+  }
+
   /** Per row, the key mask of the cached positions (1 real, 0 pad). */
   get attentionMask(): readonly (readonly number[])[] {
     const store = this.store;
@@ -131,6 +140,7 @@ export class KVCache {
     this.store?.release();
     this.store = undefined;
     this.nextPositions = [];
+    this.lastTokens = [];
   }
 
   /** @internal The memory of keys and values, created for `rows` rows on first use. */
@@ -140,21 +150,26 @@ export class KVCache {
     return this.store;
   }
 
-  /** @internal Records the new positions' mask and the rows' next positions after a forward pass. */
-  commit(rows: readonly number[], steps: number, nextPositions: readonly number[]): void {
+  /**
+   * @internal Records the new positions' mask, the rows' next positions and their last real tokens
+   * after a forward pass.
+   */
+  commit(rows: readonly number[], steps: number, nextPositions: readonly number[], lastTokens: readonly number[]): void {
     const store = this.store;
     if (store === undefined) return;
     store.length += steps;
     if (this.nextPositions.length === 0) this.nextPositions = new Array<number>(store.rows).fill(0);
+    if (this.lastTokens.length === 0) this.lastTokens = new Array<number>(store.rows).fill(-1);
     rows.forEach((row, i) => {
       this.nextPositions[row] = nextPositions[i];
+      this.lastTokens[row] = lastTokens[i];
     });
   }
 
   /**
    * @internal Makes row r of the cache a copy of row `sources[r]` (any row may be copied several
-   * times): e.g. a batch whose identical prompts were filled once. The rows' next position ids move
-   * with them.
+   * times): e.g. a batch whose identical prompts were filled once. The rows' next position ids and
+   * last tokens move with them.
    */
   repeatRows(sources: readonly number[]): void {
     const store = this.store;
@@ -167,6 +182,7 @@ export class KVCache {
     this.store = store.gatherRows(sources);
     store.release();
     this.nextPositions = sources.map((r) => this.nextPositions[r]);
+    this.lastTokens = sources.map((r) => this.lastTokens[r]);
   }
 
   /** @internal A tensor derived from the weights, computed on first use and kept until dispose. */
@@ -226,6 +242,12 @@ interface InputPlan {
   cached: number;
   /** Per input row, the position id its next real token gets. */
   nextPositions: number[];
+  /** int32 (B, T): the id of the real token before each token in its row (0 where there is none). */
+  previousIds: Int32Array;
+  /** float32 (B, T): 1 where a token has a real token before it (cached ones included), else 0. */
+  hasPrevious: Float32Array;
+  /** Per input row, the id of its last real token so far (−1: none yet). */
+  lastTokens: number[];
 }
 
 function readMatrix(t: tf.Tensor, batch: number, steps: number, field: string): Float32Array | Int32Array | Uint8Array {
@@ -301,6 +323,24 @@ function planInputs(config: ModelConfig, inputIds: tf.Tensor2D, options: Forward
     newMask.push(row);
   }
 
+  // Each token's previous real token in its row (for a previous-token embedding), from the cache
+  // before the first new one.
+  const previousIds = new Int32Array(batch * steps);
+  const hasPrevious = new Float32Array(batch * steps);
+  const lastTokens: number[] = [];
+  for (let b = 0; b < batch; b++) {
+    let last = cache?.lastTokenIds[rows[b]] ?? -1;
+    for (let t = 0; t < steps; t++) {
+      if (newMask[b][t] !== 1) continue;
+      if (last >= 0) {
+        previousIds[b * steps + t] = last;
+        hasPrevious[b * steps + t] = 1;
+      }
+      last = ids[b * steps + t];
+    }
+    lastTokens.push(last);
+  }
+
   // Position ids: given, or counted from the real tokens before each token (per row).
   const positions = new Int32Array(batch * steps);
   const nextPositions: number[] = [];
@@ -323,7 +363,7 @@ function planInputs(config: ModelConfig, inputIds: tf.Tensor2D, options: Forward
     }
     nextPositions.push(next);
   }
-  return { batch, steps, positions, newMask, rows, cached, nextPositions };
+  return { batch, steps, positions, newMask, rows, cached, nextPositions, previousIds, hasPrevious, lastTokens };
 }
 
 /**
@@ -438,7 +478,7 @@ function mlp(x: tf.Tensor2D, p: (name: string) => tf.Tensor, gelu: (h: tf.Tensor
 const shapesByConfig = new WeakMap<ModelConfig, { sizes: string; entries: [string, number[]][] }>();
 
 function requireParams(config: ModelConfig, params: Record<string, tf.Tensor>): void {
-  const sizes = `${config.vocabSize},${config.nPositions},${config.nEmbd},${config.nLayer},${config.nInner},${config.tieWordEmbeddings},${positionEncodingOf(config)}`;
+  const sizes = `${config.vocabSize},${config.nPositions},${config.nEmbd},${config.nLayer},${config.nInner},${config.tieWordEmbeddings},${positionEncodingOf(config)},${usesPreviousToken(config)}`;
   let known = shapesByConfig.get(config);
   if (known === undefined || known.sizes !== sizes) {
     known = { sizes, entries: Object.entries(parameterShapes(config)) };
@@ -493,8 +533,24 @@ export function transformerForward(
   const logits = cache !== undefined && store !== undefined && decoding
     ? decodeStep(config, params, inputIds, plan, cache, store)
     : composedForward(config, params, inputIds, plan, options, store);
-  cache?.commit(plan.rows, T, plan.nextPositions);
+  cache?.commit(plan.rows, T, plan.nextPositions, plan.lastTokens);
   return logits;
+}
+
+/**
+ * The token embeddings (B, T, C) plus, with a previous-token embedding, `wte[previous] · wte_prev`
+ * where a token has a real token before it (differentiable in both weights).
+ */
+function withPreviousToken(config: ModelConfig, params: Record<string, tf.Tensor>, tokens: tf.Tensor3D, plan: InputPlan): tf.Tensor3D {
+  if (!usesPreviousToken(config)) return tokens;
+  const { batch: B, steps: T } = plan;
+  const C = config.nEmbd;
+  return tf.tidy(() => {
+    const previous = embeddingLookup(params["wte.weight"] as tf.Tensor2D, tf.tensor2d(plan.previousIds, [B, T], "int32")); // (B, T, C)
+    const mixed = linear(tf.reshape(previous, [B * T, C]) as tf.Tensor2D, params["wte_prev.weight"] as tf.Tensor2D); // (N, C)
+    const gated = tf.mul(mixed, tf.tensor2d(plan.hasPrevious, [B * T, 1])); // 0 at a row's first token and at pads
+    return tf.add(tokens, tf.reshape(gated, [B, T, C])) as tf.Tensor3D;
+  });
 }
 
 /** The differentiable forward pass, composed of tfjs ops (see {@link transformerForward}). */
@@ -519,7 +575,7 @@ function composedForward(
   const gelu = fused ? (h: tf.Tensor2D) => fusedGelu(h) : geluTanh;
   return tf.tidy(() => {
     const bias = biasValues === null ? null : tf.tensor4d(biasValues.values, biasValues.shape);
-    const tokens = embeddingLookup(params["wte.weight"] as tf.Tensor2D, inputIds); // (B, T, C)
+    const tokens = withPreviousToken(config, params, embeddingLookup(params["wte.weight"] as tf.Tensor2D, inputIds), plan); // (B, T, C)
     let rotary: Rotary | null = null;
     let x: tf.Tensor2D;
     if (positionEncodingOf(config) === "rotary") {
@@ -589,7 +645,7 @@ function decodeStep(
     ? { positions: plan.positions, base: config.rotaryBase ?? DEFAULT_ROTARY_BASE }
     : undefined;
   return tf.tidy(() => {
-    const tokens = embeddingLookup(params["wte.weight"] as tf.Tensor2D, inputIds); // (B, 1, C)
+    const tokens = withPreviousToken(config, params, embeddingLookup(params["wte.weight"] as tf.Tensor2D, inputIds), plan); // (B, 1, C)
     let x: tf.Tensor3D;
     if (rotary !== undefined) {
       x = tf.reshape(tokens, [1, B, C]) as tf.Tensor3D; // (1, B, C)

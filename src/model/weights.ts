@@ -10,6 +10,8 @@
  *   h.{i}.mlp.c_fc.weight [C, nInner] h.{i}.mlp.c_fc.bias [nInner]
  *   h.{i}.mlp.c_proj.weight [nInner, C]                                  h.{i}.mlp.c_proj.bias [C]
  *   ln_f.weight|bias [C]              lm_head.weight [V, C] (only when the head is not tied to wte)
+ *   wte_prev.weight [C, C] [in, out]  (only with previousTokenEmbedding, our extension; GPT-NeoX files
+ *                                     name it gpt_neox.embed_prev.weight, same layout)
  *
  * No transposes anywhere: GPT-2's attention and MLP layers are `Conv1D` modules, which store their
  * weight as [in, out] and compute `x @ W + b` — exactly our layout. (A checkpoint of `nn.Linear`
@@ -473,6 +475,7 @@ function neoxNameOf(name: string): { file: string; layout: NeoXLayout } {
   if (block === null) {
     const top: Record<string, string> = {
       "wte.weight": "gpt_neox.embed_in.weight",
+      "wte_prev.weight": "gpt_neox.embed_prev.weight", // our extension (ModelConfig.previousTokenEmbedding)
       "ln_f.weight": "gpt_neox.final_layer_norm.weight",
       "ln_f.bias": "gpt_neox.final_layer_norm.bias",
       [LM_HEAD]: "embed_out.weight",

@@ -147,10 +147,13 @@ describe("generate with a KV cache", () => {
   });
 });
 
-describe("generate with a KV cache, rotary positions", () => {
+describe.each([
+  ["rotary positions", { positionEncoding: "rotary" }],
+  ["rotary positions and the previous-token embedding", { positionEncoding: "rotary", previousTokenEmbedding: true }],
+] as const)("generate with a KV cache, %s", (_label, variant) => {
   it("gives exactly the no-cache tokens and log-probs, with repeated prompts and finished rows leaving", async () => {
     const learned = model;
-    model = peakedModel({ ...CONFIG, positionEncoding: "rotary" });
+    model = peakedModel({ ...CONFIG, ...variant });
     try {
       const prompts = [PROMPTS[0], PROMPTS[1], PROMPTS[0], PROMPTS[2]];
       const sampling = { temperature: 1.1, topK: 0, topP: 1 };

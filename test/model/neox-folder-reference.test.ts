@@ -104,6 +104,29 @@ describe("GPT-NeoX configs", () => {
     expect(modelConfigFromHF(modelConfigToHF(config))).toEqual(config);
   });
 
+  it("round-trips the previous-token embedding (config key and weights), in both layouts", async () => {
+    for (const positionEncoding of ["rotary", "learned"] as const) {
+      const config: ModelConfig = {
+        vocabSize: 10, nPositions: 16, nEmbd: 8, nLayer: 1, nHead: 2, nInner: 32, layerNormEpsilon: 1e-5,
+        tieWordEmbeddings: true, positionEncoding, previousTokenEmbedding: true,
+        ...(positionEncoding === "rotary" ? { rotaryBase: 10000 } : {}),
+      };
+      const hf = modelConfigToHF(config);
+      expect(hf.previous_token_embedding).toBe(true);
+      expect(modelConfigFromHF(hf)).toEqual(positionEncoding === "rotary" ? config : { ...config, positionEncoding: undefined });
+      const model = Transformer.init(config, { seed: 3 });
+      const dir = mkdtempSync(path.join(tmpdir(), "prev-token-"));
+      await saveModelFolder(dir, config, await model.weightValues());
+      const loaded = await loadModelFolder(dir);
+      expect(loaded.tensors["wte_prev.weight"].data).toEqual((await model.weightValues())["wte_prev.weight"].data);
+      expect(loaded.config.previousTokenEmbedding).toBe(true);
+      model.dispose();
+    }
+    // Without the flag there is no such key and no such weight.
+    const plain: ModelConfig = { vocabSize: 10, nPositions: 16, nEmbd: 8, nLayer: 1, nHead: 2, nInner: 32, layerNormEpsilon: 1e-5, tieWordEmbeddings: true, positionEncoding: "rotary" };
+    expect("previous_token_embedding" in modelConfigToHF(plain)).toBe(false);
+  });
+
   it("rejects a rotary config with odd heads, and rotaryBase without rotary positions, naming the field", () => {
     const config: ModelConfig = {
       vocabSize: 10, nPositions: 16, nEmbd: 12, nLayer: 1, nHead: 4, nInner: 48, layerNormEpsilon: 1e-5,

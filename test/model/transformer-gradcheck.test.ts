@@ -14,6 +14,7 @@ const CONFIG: ModelConfig = {
   nInner: 32,
   layerNormEpsilon: 1e-5,
   tieWordEmbeddings: false,
+  previousTokenEmbedding: true,
 };
 
 /** Weights scaled up from GPT-2's tiny init so that every parameter visibly moves the loss. */
@@ -58,8 +59,9 @@ describe("gradient check", () => {
       "wte.weight", "wpe.weight", "h.0.ln_1.weight", "h.0.ln_1.bias", "h.0.attn.c_attn.weight", "h.0.attn.c_attn.bias",
       "h.1.attn.c_proj.weight", "h.1.attn.c_proj.bias", "h.1.ln_2.weight", "h.1.ln_2.bias", "h.1.mlp.c_fc.weight",
       "h.1.mlp.c_fc.bias", "h.0.mlp.c_proj.weight", "h.0.mlp.c_proj.bias", "ln_f.weight", "ln_f.bias", "lm_head.weight",
+      "wte_prev.weight",
     ];
-    expect(new Set(kinds.map((n) => n.replace(/^h\.\d\./, ""))).size).toBe(2 + 12 + 2 + 1); // every kind once
+    expect(new Set(kinds.map((n) => n.replace(/^h\.\d\./, ""))).size).toBe(3 + 12 + 2 + 1); // every kind once
     const step = 3e-3; // float32: large enough that rounding (~1e-6 of the loss) stays below 1e-2 of the slope
     let checked = 0;
     for (const name of kinds) {

@@ -74,8 +74,11 @@ beforeAll(async () => {
 });
 
 describe("Transformer vs the PyTorch reference", () => {
-  for (const name of ["tied", "untied", "rotary"]) {
-    it(`matches logits, log-probs and gradients (${name === "rotary" ? "rotary positions" : `${name} head`})`, () => {
+  const labels: Record<string, string> = {
+    tied: "tied head", untied: "untied head", rotary: "rotary positions", previous: "rotary, previous-token embedding",
+  };
+  for (const name of ["tied", "untied", "rotary", "previous"]) {
+    it(`matches logits, log-probs and gradients (${labels[name]})`, () => {
       const ref = reference[name];
       const model = loadReference(ref);
       const ids = ids2d(ref.inputIds);
@@ -129,8 +132,10 @@ describe("cpu spot-check", () => {
   });
 });
 
-for (const encoding of ["learned", "rotary"] as const) {
-  const CONFIG: ModelConfig = { ...TINY, positionEncoding: encoding };
+for (const encoding of ["learned", "rotary", "rotary+previous"] as const) {
+  const CONFIG: ModelConfig = encoding === "rotary+previous"
+    ? { ...TINY, positionEncoding: "rotary", previousTokenEmbedding: true }
+    : { ...TINY, positionEncoding: encoding };
 
   describe(`padding (${encoding} positions)`, () => {
     it("left padding leaves the real tokens' logits unchanged (generation layout)", () => {

@@ -34,6 +34,8 @@ def shapes(cfg):
     out["ln_f.bias"] = [C]
     if not cfg["tieWordEmbeddings"]:
         out["lm_head.weight"] = [V, C]
+    if cfg.get("previousTokenEmbedding", False):
+        out["wte_prev.weight"] = [C, C]
     return out
 
 
@@ -80,6 +82,10 @@ def forward(cfg, p, ids):
     eps = cfg["layerNormEpsilon"]
     rotary = cfg.get("positionEncoding", "learned") == "rotary"
     x = p["wte.weight"][ids]
+    if cfg.get("previousTokenEmbedding", False):
+        # The previous token's embedding times wte_prev; nothing at the first position.
+        previous = p["wte.weight"][ids[:, :-1]] @ p["wte_prev.weight"]  # (B, T-1, C)
+        x = x + torch.cat((torch.zeros(B, 1, C, dtype=x.dtype), previous), dim=1)
     if not rotary:
         x = x + p["wpe.weight"][torch.arange(T)][None]
     causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
@@ -131,6 +137,9 @@ def main():
         # Rotary positions; a small base so that every frequency turns noticeably within 20 positions.
         "rotary": case(dict(base, nInner=128, tieWordEmbeddings=True, positionEncoding="rotary", rotaryBase=100),
                        seed=7, batch=2, steps=20, temperature=1.0),
+        # Rotary positions with the previous-token embedding (ModelConfig.previousTokenEmbedding).
+        "previous": case(dict(base, nInner=64, tieWordEmbeddings=False, positionEncoding="rotary", rotaryBase=100,
+                              previousTokenEmbedding=True), seed=11, batch=2, steps=14, temperature=0.9),
     }
     with open(out, "w") as f:
         json.dump(cases, f)
