@@ -12,16 +12,12 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { captureRolloutRequests } from "./lib/rollout-requests.js";
+import { intArgument, median } from "./lib/args.js";
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number.parseInt(process.argv[i + 1], 10) : fallback;
-}
 
-const reps = option("--reps", 5);
-const repeat = option("--repeat", 2);
+const reps = intArgument("--reps", 5);
+const repeat = intArgument("--repeat", 2);
 const uptime = () => execFileSync("uptime", { encoding: "utf8" }).trim();
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // The workload: one round of the distributed bench, sampled locally, recording each sampling request.
 const { requests } = await captureRolloutRequests();

@@ -25,16 +25,12 @@ import * as tf from "@tensorflow/tfjs";
 import { captureRolloutRequests } from "./lib/rollout-requests.js";
 import { sampleLocally, type SampleRequest } from "../src/model/policy.js";
 import { KVCache, Transformer } from "../src/model/transformer.js";
+import { intArgument, median, stringArgument } from "./lib/args.js";
 
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
-const reps = Number.parseInt(option("--reps") ?? "7", 10);
-const baselineDir = option("--baseline");
+const reps = intArgument("--reps", 7);
+const baselineDir = stringArgument("--baseline");
 const uptime = () => execFileSync("uptime", { encoding: "utf8" }).trim();
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** The parts of a version of the code this benchmark drives. */
 interface Version {

@@ -27,18 +27,14 @@ import { EXAMPLES } from "../examples/index.js";
 import { runEpisodes } from "../src/core/episode.js";
 import { Rng } from "../src/core/rng.js";
 import { DistributedTrainer } from "../src/training/distributed/trainer.js";
+import { intArgument, median } from "./lib/args.js";
 
-function argument(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number.parseInt(process.argv[i + 1], 10) : fallback;
-}
 
-const rounds = argument("--rounds", 20);
-const warmup = argument("--warmup", 2);
-const episodes = argument("--episodes", 32);
-const maxNewTokens = argument("--max-new-tokens", 48);
+const rounds = intArgument("--rounds", 20);
+const warmup = intArgument("--warmup", 2);
+const episodes = intArgument("--episodes", 32);
+const maxNewTokens = intArgument("--max-new-tokens", 48);
 const uptime = () => execFileSync("uptime", { encoding: "utf8" }).trim();
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** CPU seconds (user + system) of every thread of this process, by thread id; empty off Linux. */
 function threadCpu(): Map<number, number> {

@@ -7,6 +7,7 @@ import type { ModelConfig } from "../src/model/config.js";
 import { selectBackend, type BackendRequest } from "../src/model/backend.js";
 import { generate } from "../src/model/generate.js";
 import { Transformer } from "../src/model/transformer.js";
+import { stringArgument } from "./lib/args.js";
 
 const CONFIG: ModelConfig = {
   vocabSize: 512,
@@ -21,10 +22,6 @@ const CONFIG: ModelConfig = {
 const BATCH = 8;
 const STEPS = 64;
 
-function argument(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 /** Median wall time of `run` in ms, after `warmup` untimed runs. */
 async function timeMs(run: () => Promise<void> | void, reps: number, warmup = 2): Promise<number> {
@@ -107,7 +104,7 @@ function print(row: Row): void {
 }
 
 async function main(): Promise<void> {
-  const report = await selectBackend({ backend: argument("--backend") as BackendRequest | undefined });
+  const report = await selectBackend({ backend: stringArgument("--backend") as BackendRequest | undefined });
   const params = Transformer.expectedShapes(CONFIG);
   const count = Object.values(params).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
   console.log(`backend: ${report.name} (${report.reason})`);

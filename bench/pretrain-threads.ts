@@ -14,14 +14,10 @@ import { AdamW } from "../src/training/optimizer.js";
 import { makeBatch } from "../scripts/pretrain/data.js";
 import { trainStep } from "../scripts/pretrain/loop.js";
 import { DataParallelSteps } from "../scripts/pretrain/parallel.js";
+import { intArgument, median } from "./lib/args.js";
 
-function argument(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number.parseInt(process.argv[i + 1], 10) : fallback;
-}
-const blocks = argument("--blocks", 5);
-const stepsPerBlock = argument("--steps", 6);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const blocks = intArgument("--blocks", 5);
+const stepsPerBlock = intArgument("--steps", 6);
 
 await selectBackend({ backend: "wasm" });
 const config: ModelConfig = { vocabSize: 2048, nPositions: 256, nEmbd: 128, nLayer: 3, nHead: 4, nInner: 512, layerNormEpsilon: 1e-5, tieWordEmbeddings: true, eosTokenId: 258, positionEncoding: "rotary" };

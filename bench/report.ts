@@ -9,11 +9,8 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 import { buildReport } from "../kernel/report.js";
 import { readRunLog } from "../src/training/runlog.js";
+import { median } from "./lib/args.js";
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 const runDir = process.argv[2];
 if (!runDir) {

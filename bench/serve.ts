@@ -10,16 +10,13 @@ import OpenAI from "openai";
 import { performance } from "node:perf_hooks";
 import { loadPolicy } from "../src/model/registry.js";
 import { startChatServer } from "../src/server/openai-server.js";
+import { median } from "./lib/args.js";
 
 function flag(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
   return at >= 0 ? Number(process.argv[at + 1]) : fallback;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 const tokens = flag("tokens", 64);
 const runs = flag("runs", 5);
