@@ -11,9 +11,10 @@
  *   --steps <int>           optimizer steps of the main schedule (default 1600; copy 5000; quick 30)
  *   --out <dir>             the model folder to write (default models/tiny-chat; quick runs/tiny-chat-quick)
  *   --backend <name>        tfjs backend (default wasm: the one the shipped weights' hash is for)
- *   --preset <name>         full (default: the shipped model, 1600 steps) or copy (5000 steps with 30%
+ *   --preset <name>         full (default: the shipped model, 1600 steps), copy (5000 steps with 30%
  *                           call-drill rows and an episode drill, 2 threads, ~44 min: docs/copying.md;
- *                           default --out runs/tiny-chat-copy)
+ *                           default --out runs/tiny-chat-copy) or induction (copy on a model with a
+ *                           previous-token embedding, 10% induction rows, 2400 steps; runs/tiny-chat-induction)
  *   --threads <int>         threads computing each step's gradient, this one included (default: the
  *                           preset's); the summation order, hence the weights' last bits, depend on it
  *   --quick                 a tiny model, few steps: checks the whole path in ~10 seconds
@@ -53,7 +54,7 @@ import { loadModelFolder, saveModelFolder } from "../src/model/weights.js";
 import { AdamW } from "../src/training/optimizer.js";
 import { learningRateAt } from "../src/training/config.js";
 import { corpusStats, generateCallDrillConversation, generateCorpus, generateDrillConversation, renderForPretraining, type CorpusConversation } from "./corpus/generate.js";
-import { copyProbe, describeCopyProbe, inductionProbe } from "./pretrain/copy-probe.js";
+import { copyProbe, describeCopyProbe, inductionProbe, inductionRows, type InductionRow } from "./pretrain/copy-probe.js";
 import { renderModelCard } from "./pretrain/card.js";
 import { conversationTokens, HELD_OUT_EVERY, isHeldOut, makeBatch, RowPacker, type EvalConversation } from "./pretrain/data.js";
 import type { LossPoint, PerplexityFigure, ReproducibilityCheck, TrainingLog } from "./pretrain/log.js";
@@ -90,6 +91,11 @@ export interface PretrainPreset {
   individualDigits: boolean;
   /** How the model sees positions (see `ModelConfig.positionEncoding`). */
   positionEncoding: "learned" | "rotary";
+  /**
+   * Add the previous token's embedding to each input (`ModelConfig.previousTokenEmbedding`): the
+   * model then forms in-context copying within the budget (docs/copying.md).
+   */
+  previousTokenEmbedding: boolean;
   nEmbd: number;
   nLayer: number;
   nHead: number;
@@ -108,6 +114,12 @@ export interface PretrainPreset {
    * tool result and answer, `generateDrillConversation`).
    */
   drillKind: "calls" | "episodes";
+  /**
+   * Fraction of rows that are induction rows instead of corpus rows: random token runs each
+   * followed by its exact repeat, the loss on the repeats only (`inductionRows` in
+   * scripts/pretrain/copy-probe.ts): practice at copying from context. 0 = none.
+   */
+  inductionRows: number;
   /**
    * A short last phase after the main schedule, with a fresh AdamW: `steps` steps at the last
    * phase's rows, the first `drillRows` of them tool-drill episodes (question, call, tool result,
@@ -156,6 +168,7 @@ export const FULL_PRESET: PretrainPreset = {
   // which a 0.9 M model learned not at all when " 37" (prose) and "37" (JSON) were different tokens.
   individualDigits: true,
   positionEncoding: "rotary",
+  previousTokenEmbedding: false,
   nEmbd: 128,
   nLayer: 3,
   nHead: 4,
@@ -166,6 +179,7 @@ export const FULL_PRESET: PretrainPreset = {
   ],
   toolDrill: 0,
   drillKind: "calls",
+  inductionRows: 0,
   episodeDrill: { steps: 0, learningRate: 1e-3, drillRows: 2 },
   threads: 1,
   learningRate: 3e-3,
@@ -201,6 +215,25 @@ export const COPY_PRESET: PretrainPreset = {
   steps: 5000,
 };
 
+/**
+ * `--preset induction`: the copy recipe on a model with a previous-token embedding
+ * (`ModelConfig.previousTokenEmbedding`) and 10% induction rows, in 2400 steps instead of 5000.
+ * In the PyTorch replica (docs/copying.md, "A previous-token embedding") this combination copied
+ * the user's digits by step 1000, where the plain model had not started by step 1600.
+ */
+export const INDUCTION_PRESET: PretrainPreset = {
+  ...COPY_PRESET,
+  previousTokenEmbedding: true,
+  inductionRows: 0.1,
+  steps: 2400,
+};
+
+/** The recipes `--preset` names. */
+export const PRESETS = { full: FULL_PRESET, copy: COPY_PRESET, induction: INDUCTION_PRESET } as const;
+
+/** A `--preset` name. */
+export type PresetName = keyof typeof PRESETS;
+
 /** Tool-drill conversations the drill rows cycle through (indices of `generateDrillConversation`). */
 const DRILL_CONVERSATIONS = 50_000;
 
@@ -217,6 +250,8 @@ export const QUICK_PRESET: PretrainPreset = {
     { fraction: 0.5, rowLength: 128, batchRows: 2 },
   ],
   toolDrill: 0.25,
+  previousTokenEmbedding: true,
+  inductionRows: 0.1,
   episodeDrill: { steps: 4, learningRate: 1e-3, drillRows: 1 },
   threads: 2,
   conversations: 400,
@@ -242,7 +277,7 @@ export interface PretrainOptions {
   quick: boolean;
   backend: BackendName;
   /** The recipe of a full run (default `full`, the shipped model; ignored by `quick`). */
-  preset?: "full" | "copy";
+  preset?: PresetName;
   /** Threads computing each step's gradient, this one included (default: the preset's; see scripts/pretrain/parallel.ts). */
   threads?: number;
   /** Run `--quick` twice in child processes and compare hashes (full runs). */
@@ -349,6 +384,7 @@ function modelConfigFor(preset: PretrainPreset, tokenizer: ChatTokenizer): Model
     tieWordEmbeddings: true,
     eosTokenId: tokenizer.eosTokenId,
     ...(preset.positionEncoding === "rotary" ? { positionEncoding: "rotary" as const } : {}),
+    ...(preset.previousTokenEmbedding ? { previousTokenEmbedding: true } : {}),
   };
 }
 
@@ -388,6 +424,8 @@ interface TrainingInputs {
   packer: RowPacker;
   /** Rows of the tool drill, and the draw that picks them (see `PretrainPreset.toolDrill`). */
   drill: { packer: RowPacker; rng: Rng } | undefined;
+  /** Induction rows and their generator (see `PretrainPreset.inductionRows`); picked by `drill.rng`. */
+  induction: { make: (random: Rng, rowTokens: number) => InductionRow; rng: Rng } | undefined;
   /** Held-out conversations evaluated `preset.evals` times during training. */
   monitorSet: EvalConversation[];
   preset: PretrainPreset;
@@ -405,20 +443,38 @@ interface TrainingRecord {
   stepLosses: number[];
   trainedTokens: number;
   trainSeconds: number;
+  /** Induction rows drawn. */
+  inductionRows: number;
 }
 
 /** Step 3: the training loop (sequence-length phases, warmup + cosine, loss lines, held-out checks). */
-async function runTraining({ model, optimizer, parallel, packer, drill, monitorSet, preset, steps, padId, say, onStep }: TrainingInputs): Promise<TrainingRecord> {
+async function runTraining({ model, optimizer, parallel, packer, drill, induction, monitorSet, preset, steps, padId, say, onStep }: TrainingInputs): Promise<TrainingRecord> {
   const schedule = { learningRate: preset.learningRate, lrScheduler: "cosine" as const, warmupRatio: preset.warmupRatio };
   const evalSteps = new Set(Array.from({ length: preset.evals }, (_, k) => Math.round(((k + 1) * steps) / (preset.evals + 1))));
-  const record: TrainingRecord = { lossCurve: [], evalHistory: [], stepLosses: [], trainedTokens: 0, trainSeconds: 0 };
+  const record: TrainingRecord = { lossCurve: [], evalHistory: [], stepLosses: [], trainedTokens: 0, trainSeconds: 0, inductionRows: 0 };
   let window = { loss: 0, gradNorm: 0, lr: 0, count: 0 };
   const started = performance.now();
   for (let step = 0; step < steps; step++) {
     const phase = preset.phases[phaseIndexAt(preset.phases, step, steps)];
-    const rows = Array.from({ length: phase.batchRows }, () =>
-      (drill !== undefined && drill.rng.next() < preset.toolDrill ? drill.packer : packer).nextRow(phase.rowLength + 1));
-    const batch = makeBatch(rows, phase.rowLength, padId);
+    const rows: number[][] = [];
+    const counted: (boolean[] | undefined)[] = [];
+    for (let r = 0; r < phase.batchRows; r++) {
+      // One draw per row picks its stream: drill below toolDrill, induction below toolDrill + inductionRows.
+      const u = drill !== undefined ? drill.rng.next() : 1;
+      if (u < preset.toolDrill && drill !== undefined) {
+        rows.push(drill.packer.nextRow(phase.rowLength + 1));
+        counted.push(undefined);
+      } else if (u < preset.toolDrill + preset.inductionRows && induction !== undefined) {
+        const { row, copied } = induction.make(induction.rng, phase.rowLength + 1);
+        rows.push(row);
+        counted.push(copied);
+        record.inductionRows++;
+      } else {
+        rows.push(packer.nextRow(phase.rowLength + 1));
+        counted.push(undefined);
+      }
+    }
+    const batch = makeBatch(rows, phase.rowLength, padId, induction !== undefined ? counted : undefined);
     const lr = learningRateAt(step, steps, schedule);
     const result = await parallel.trainStep(model, optimizer, batch, lr, preset.maxGradNorm);
     await new Promise((resolve) => setImmediate(resolve)); // let the progress bar's timer run
@@ -492,7 +548,7 @@ async function runEpisodeDrill({ model, parallel, packer, episodes, preset, padI
 
 /** Pretrains, evaluates and writes the model folder; resolves with the training log. */
 export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
-  const preset = options.quick ? QUICK_PRESET : options.preset === "copy" ? COPY_PRESET : FULL_PRESET;
+  const preset = options.quick ? QUICK_PRESET : PRESETS[options.preset ?? "full"];
   const threads = options.threads ?? preset.threads;
   const seed = options.seed;
   const conversations = options.conversations ?? preset.conversations;
@@ -546,7 +602,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const packer = new RowPacker(train.length, tokensOf, dataRng);
   // (Forked only when the preset drills: a drill-free preset packs exactly the rows it packed before the drill existed.)
   const drillConversation = preset.drillKind === "calls" ? generateCallDrillConversation : generateDrillConversation;
-  const drill = preset.toolDrill > 0
+  const drill = preset.toolDrill > 0 || preset.inductionRows > 0
     ? {
       packer: new RowPacker(DRILL_CONVERSATIONS, (i) => conversationTokens(tokenizer, drillConversation(seed, i), endOfText), dataRng.fork()),
       rng: dataRng.fork(),
@@ -555,6 +611,8 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const episodes = preset.episodeDrill.steps > 0
     ? new RowPacker(DRILL_CONVERSATIONS, (i) => conversationTokens(tokenizer, generateDrillConversation(seed, i), endOfText), dataRng.fork())
     : undefined;
+  // (Forked last, and only when used: presets without induction rows draw exactly the rows they drew before.)
+  const induction = preset.inductionRows > 0 ? { make: inductionRows(tokenizer), rng: dataRng.fork() } : undefined;
   const parallel = await DataParallelSteps.start(threads - 1, config, options.backend);
   const phaseText = preset.phases.map((p) => `${Math.round(p.fraction * steps)} × ${p.batchRows} rows × ${p.rowLength}`).join(", then ");
   say(`model: ${model.numParameters()} parameters (${preset.nLayer} layers × ${preset.nHead} heads × ${preset.nEmbd}), steps: ${phaseText} positions${preset.episodeDrill.steps > 0 ? `, then ${preset.episodeDrill.steps} episode-drill steps` : ""}; ${parallel.threads} thread${parallel.threads === 1 ? "" : "s"}`);
@@ -567,7 +625,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   let episodeDrill: { losses: number[]; tokens: number; seconds: number } | undefined;
   try {
     record = await phases.time("training", () =>
-      runTraining({ model, optimizer, parallel, packer, drill, monitorSet, preset, steps, padId: endOfText, say, onStep: (done, loss, tokps) => bar?.update(done, { loss: loss.toFixed(3), tokps: tokps.toFixed(0) }) }));
+      runTraining({ model, optimizer, parallel, packer, drill, induction, monitorSet, preset, steps, padId: endOfText, say, onStep: (done, loss, tokps) => bar?.update(done, { loss: loss.toFixed(3), tokps: tokps.toFixed(0) }) }));
     if (episodes !== undefined) {
       episodeDrill = await phases.time("episodeDrill", () =>
         runEpisodeDrill({ model, parallel, packer, episodes, preset, padId: endOfText, say, onStep: (done, loss) => bar?.update(steps + done, { loss: loss.toFixed(3) }) }));
@@ -632,7 +690,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const tailStart = Math.floor(stepLosses.length * 0.9);
   const command = options.quick
     ? `npm run pretrain -- --quick --seed ${seed}${options.conversations !== undefined ? ` --conversations ${conversations}` : ""}${options.steps !== undefined ? ` --steps ${steps}` : ""}`
-    : `npm run pretrain -- ${options.preset === "copy" ? "--preset copy " : ""}--seed ${seed} --conversations ${conversations} --steps ${steps} --backend ${options.backend}${threads === preset.threads ? "" : ` --threads ${threads}`}`;
+    : `npm run pretrain -- ${options.preset !== undefined && options.preset !== "full" ? `--preset ${options.preset} ` : ""}--seed ${seed} --conversations ${conversations} --steps ${steps} --backend ${options.backend}${threads === preset.threads ? "" : ` --threads ${threads}`}`;
   const log: TrainingLog = {
     version: 1,
     command,
@@ -654,6 +712,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
       nPositions: config.nPositions,
       vocabSize: config.vocabSize,
       positionEncoding: config.positionEncoding ?? "learned",
+      ...(config.previousTokenEmbedding === true ? { previousTokenEmbedding: true } : {}),
       parameters: model.numParameters(),
       fileBytes: statSync(weightsFile).size,
       sha256: sha256(weightsFile),
@@ -674,6 +733,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
       paddingFraction: packing.padding / (packing.padding + packing.tokens),
       conversationsSeen: packing.conversations,
       toolDrill: { fraction: preset.toolDrill, kind: preset.drillKind, rows: drill?.packer.stats.rows ?? 0, conversations: drill?.packer.stats.conversations ?? 0 },
+      ...(preset.inductionRows > 0 ? { inductionRows: { fraction: preset.inductionRows, rows: record.inductionRows } } : {}),
       ...(episodeDrill !== undefined && episodes !== undefined
         ? {
           episodeDrill: {
@@ -743,8 +803,8 @@ export async function runPretrainCli(argv: readonly string[]): Promise<TrainingL
       if (!(BACKENDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`--backend must be one of ${BACKENDS.join(", ")}.`);
       return v as BackendName;
     }, "wasm" as BackendName)
-    .option("--preset <name>", "recipe of a full run: full (the shipped model) or copy (5000 steps with a call drill, docs/copying.md)", (v: string) => {
-      if (v !== "full" && v !== "copy") throw new InvalidArgumentError("--preset must be full or copy.");
+    .option("--preset <name>", "recipe of a full run: full (the shipped model), copy (5000 steps with a call drill) or induction (copy with a previous-token embedding and induction rows, 2400 steps); docs/copying.md", (v: string) => {
+      if (!(v in PRESETS)) throw new InvalidArgumentError(`--preset must be one of ${Object.keys(PRESETS).join(", ")}.`);
       return v;
     }, "full")
     .option("--threads <int>", "threads computing each step's gradient, this one included (default: the preset's, full 1, copy 2; the weights' last bits depend on it)", integerFlag("--threads", 1))
@@ -753,8 +813,8 @@ export async function runPretrainCli(argv: readonly string[]): Promise<TrainingL
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.parse([...argv]);
-  const flags = program.opts<{ seed: number; conversations?: number; steps?: number; out?: string; backend: BackendName; preset: "full" | "copy"; threads?: number; quick: boolean; reproCheck: boolean }>();
-  const out = flags.out ?? (flags.quick ? "runs/tiny-chat-quick" : flags.preset === "copy" ? "runs/tiny-chat-copy" : "models/tiny-chat");
+  const flags = program.opts<{ seed: number; conversations?: number; steps?: number; out?: string; backend: BackendName; preset: PresetName; threads?: number; quick: boolean; reproCheck: boolean }>();
+  const out = flags.out ?? (flags.quick ? "runs/tiny-chat-quick" : flags.preset === "full" ? "models/tiny-chat" : `runs/tiny-chat-${flags.preset}`);
   return pretrain({
     seed: flags.seed,
     conversations: flags.conversations,

@@ -15,6 +15,8 @@ RENAME = {"c_attn": "attn.c_attn", "c_proj": "attn.c_proj", "c_fc": "mlp.c_fc", 
 
 
 def our_name(name):
+    if name == "wte_prev":  # already [in, out]
+        return "wte_prev.weight"
     parts = name.split(".")
     if parts[0] == "h" and parts[2] in RENAME:
         parts[2] = RENAME[parts[2]]

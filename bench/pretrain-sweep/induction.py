@@ -18,7 +18,9 @@ what has to be found.
 
 Runs on a CPU (one thread, ~0.3-0.5 s a step here) on the data of `npm run sweep:export` in ./sweepdata.
 Config keys and defaults: the replica's C, L, H, lr, steps, plus f (drillA rows), fi, fi_early, early,
-seed, every, prev, heads, tool (also run the tool_agent episode evaluation), save (a state-dict path).
+seed, every, prev, heads, tool (also run the tool_agent episode evaluation), save (a state-dict path),
+prev_emb (the library's previous-token embedding, ModelConfig.previousTokenEmbedding) and smear (smeared
+keys: each head's key a learned mix of its own and the previous position's, Olsson et al. 2022).
 """
 import json
 import os
@@ -73,7 +75,7 @@ def run(cfg, data):
     torch.manual_seed(cfg["seed"]); torch.set_num_threads(1)
     rng, ev = random.Random(cfg["seed"]), data["eval"]
     pad = ev["pad"]
-    model = ps.GPT(ev["vocabSize"], cfg["C"], cfg["L"], cfg["H"])
+    model = ps.GPT(ev["vocabSize"], cfg["C"], cfg["L"], cfg["H"], prev=cfg.get("prev_emb", False), smear=cfg.get("smear", False))
     if cfg.get("prev"):
         prev_token_init(model, cfg["prev"], cfg.get("heads", 1))
     matrices = [p for p in model.parameters() if p.dim() == 2]; others = [p for p in model.parameters() if p.dim() != 2]

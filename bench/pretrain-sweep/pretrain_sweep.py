@@ -86,9 +86,11 @@ def rotate_half(x):
 
 
 class Block(nn.Module):
-    def __init__(self, C, n_head):
+    def __init__(self, C, n_head, smear=False):
         super().__init__()
         self.n_head = n_head
+        # Smeared keys (Olsson et al. 2022): each head's key is a learned mix of its own and the previous position's.
+        self.smear = nn.Parameter(torch.zeros(n_head)) if smear else None
         self.ln_1, self.ln_2 = nn.LayerNorm(C, eps=1e-5), nn.LayerNorm(C, eps=1e-5)
         self.c_attn, self.c_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
         self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
@@ -97,6 +99,9 @@ class Block(nn.Module):
         B, T, C = x.shape
         q, k, v = self.c_attn(self.ln_1(x)).split(C, 2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        if self.smear is not None:
+            mix = torch.sigmoid(self.smear)[None, :, None, None]
+            k = mix * k + (1 - mix) * F.pad(k, (0, 0, 1, 0))[:, :, :T]
         q = q * cos[:T] + rotate_half(q) * sin[:T]
         k = k * cos[:T] + rotate_half(k) * sin[:T]
         if hasattr(F, "scaled_dot_product_attention"):
@@ -109,10 +114,12 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, vocab_size, C, L, n_head, n_positions=256, base=10000.0):
+    def __init__(self, vocab_size, C, L, n_head, n_positions=256, base=10000.0, prev=False, smear=False):
         super().__init__()
         self.wte = nn.Embedding(vocab_size, C)
-        self.h = nn.ModuleList([Block(C, n_head) for _ in range(L)])
+        # The library's ModelConfig.previousTokenEmbedding: x_t = wte[id_t] + wte[id_{t-1}] @ wte_prev ([in, out]).
+        self.wte_prev = nn.Parameter(torch.empty(C, C)) if prev else None
+        self.h = nn.ModuleList([Block(C, n_head, smear) for _ in range(L)])
         self.ln_f = nn.LayerNorm(C, eps=1e-5)
         hs = C // n_head
         inv_freq = 1.0 / (base ** (torch.arange(0, hs, 2, dtype=torch.float64) / hs))
@@ -127,11 +134,15 @@ class GPT(nn.Module):
                 nn.init.ones_(p)
             elif name.endswith("c_proj.weight") or name.endswith("mlp_proj.weight"):
                 nn.init.normal_(p, 0, 0.02 / math.sqrt(2 * L))
+            elif name.endswith(".smear") or name == "wte_prev":
+                nn.init.zeros_(p)  # wte_prev: zero here (the runs in docs/copying.md); the library draws it ~N(0, 0.02)
             else:
                 nn.init.normal_(p, 0, 0.02)
 
     def forward(self, ids):
         x = self.wte(ids)
+        if self.wte_prev is not None:
+            x = x + F.pad(x @ self.wte_prev, (0, 0, 1, 0))[:, : ids.shape[1]]
         for block in self.h:
             x = block(x, self.cos, self.sin)
         return self.ln_f(x) @ self.wte.weight.T  # (B, T, V)
@@ -251,7 +262,7 @@ def run(cfg, data):
     torch.manual_seed(cfg["seed"])
     rng, ev = random.Random(cfg["seed"]), data["eval"]
     pad = ev["pad"]
-    model = GPT(ev["vocabSize"], cfg["C"], cfg["L"], cfg["H"]).to(DEVICE)
+    model = GPT(ev["vocabSize"], cfg["C"], cfg["L"], cfg["H"], prev=cfg.get("prev_emb", False), smear=cfg.get("smear", False)).to(DEVICE)
     matrices = [p for p in model.parameters() if p.dim() == 2]
     others = [p for p in model.parameters() if p.dim() != 2]
     optimizer = torch.optim.AdamW([{"params": matrices, "weight_decay": 0.1}, {"params": others, "weight_decay": 0.0}],

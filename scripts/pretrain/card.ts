@@ -67,6 +67,9 @@ export function renderModelCard(log: TrainingLog): string {
     rotary
       ? "| Architecture | GPT-2's block with rotary positions (RoPE on whole heads, base 10000) instead of a position embedding: pre-LayerNorm, GELU-tanh MLP, attention then MLP in sequence, head tied to the token embedding |"
       : "| Architecture | GPT-2 (pre-LayerNorm, GELU-tanh MLP, learned positions, head tied to `wte`) |",
+    ...(m.previousTokenEmbedding === true
+      ? ["| Previous-token embedding | each input is `wte[token] + wte[previous token] · wte_prev` (`wte_prev` [C, C]; `ModelConfig.previousTokenEmbedding`): every layer sees the previous token, half of an in-context copying circuit (`docs/copying.md`). Our extension: Hugging Face's classes ignore it |"]
+      : []),
     `| Parameters | ${thousands(m.parameters)} |`,
     `| Layers × heads × width | ${m.nLayer} × ${m.nHead} × ${m.nEmbd} (head size ${m.nEmbd / m.nHead}, MLP ${4 * m.nEmbd}) |`,
     `| Context window | ${m.nPositions} tokens |`,
@@ -74,7 +77,7 @@ export function renderModelCard(log: TrainingLog): string {
     `| Weights | \`model.safetensors\`, F32, ${(m.fileBytes / 1e6).toFixed(2)} MB, sha256 \`${m.sha256.slice(0, 16)}…\` |`,
     "| Chat format | ChatML: `<|im_start|>{role}\\n{content}<|im_end|>\\n`; EOS = `<|im_end|>` |",
     "",
-    `Files: \`config.json\` (${rotary ? "HF GPT-NeoX: `GPTNeoXForCausalLM` loads the folder" : "HF GPT-2"}), \`model.safetensors\`, \`tokenizer.json\` (HF byte-level BPE),`,
+    `Files: \`config.json\` (${rotary ? (m.previousTokenEmbedding === true ? "HF GPT-NeoX layout plus `previous_token_embedding`: `GPTNeoXForCausalLM` would load it without that part, so compute it with this library" : "HF GPT-NeoX: `GPTNeoXForCausalLM` loads the folder") : "HF GPT-2"}), \`model.safetensors\`, \`tokenizer.json\` (HF byte-level BPE),`,
     "`tokenizer_config.json` (with the chat template), `generation_config.json`, `training_log.json`.",
     "",
     "## Data",
@@ -120,6 +123,13 @@ export function renderModelCard(log: TrainingLog): string {
       "a calculator system prompt, then three good rounds of question, call, tool result and answer,",
       "packed the same way. They give the model the copying practice (user's numbers into the call, the",
       "tool's result into the answer) that the corpus's mix gives too rarely (see Limitations).",
+    ]),
+    ...(t.inductionRows === undefined ? [] : [
+      "",
+      `Induction rows: with probability ${t.inductionRows.fraction} a row is instead random token runs, each followed by its`,
+      `exact repeat (\`inductionRows\` in scripts/pretrain/copy-probe.ts; ${thousands(t.inductionRows.rows)} rows), the loss counted on the`,
+      "repeats only: half the runs number-like (digits, a space, the operators), half any ordinary",
+      "tokens. Pure practice at copying from context, the skill that answering with a tool's result needs.",
     ]),
     ...(t.episodeDrill === undefined ? [] : [
       "",
@@ -175,7 +185,14 @@ export function renderModelCard(log: TrainingLog): string {
     "sequence-length schedule: rows of 128 for the first 60% of the steps, then rows of 256 (positions",
     "128–255 and long-range use are learned in the second phase). Pilot runs of 150 steps × 1024",
     "tokens picked the peak learning rate: held-out loss 3.44 at 3e-3, 3.76 at 1.5e-3, 4.64 at 1e-2.",
-    ...(copyRecipe
+    ...(m.previousTokenEmbedding === true
+      ? [
+        "Steps: the first build took 800 (~25 minutes under load), the second 1100 (15 minutes), the third",
+        `1600 (22 minutes, one thread). This run takes ${thousands(t.steps)}${(t.threads ?? 1) > 1 ? ` on ${t.threads} threads` : ""}: without the previous-token embedding,`,
+        "copying the user's numbers formed only after a plateau of 2800–3600 steps (replica runs of",
+        "`docs/copying.md`); with it and induction rows, by step ~1000 there. Positions: on the previous corpus mix and",
+      ]
+      : copyRecipe
       ? [
         "Steps: the first build took 800 (~25 minutes under load), the second 1100 (15 minutes), the shipped",
         `build 1600 (22 minutes, one thread). This run takes ${thousands(t.steps)}${(t.threads ?? 1) > 1 ? ` on ${t.threads} threads` : ""}: copying the user's numbers formed only`,
@@ -301,6 +318,12 @@ export function renderModelCard(log: TrainingLog): string {
         ]
         : b.inductionProbe.right >= 0.5 * b.inductionProbe.counted
           ? [`It also copies in context in general (induction probe ${b.inductionProbe.right}/${b.inductionProbe.counted}), as answering with a tool's result needs.`]
+          : b.inductionProbe.right >= 0.1 * b.inductionProbe.counted
+          ? [
+            `It copies in context in general only in part (induction probe ${b.inductionProbe.right}/${b.inductionProbe.counted}; a model without the`,
+            "skill gets ~12): most repeated random runs are not copied, so a tool's result reaches the answer",
+            "only some of the time (see the tool agent's figures in the README).",
+          ]
           : [
             `But it does not copy in context in general (induction probe ${b.inductionProbe.right}/${b.inductionProbe.counted}, near chance): the call's digits`,
             "are a copy learned for that one place, and the calculator's result does not reach the answer.",
@@ -346,7 +369,19 @@ export function renderModelCard(log: TrainingLog): string {
     "  2800–3600 steps (192 and 117 of 200 later digits over two seeds, held-out perplexity 1.45–1.47), so",
     `  copying and chat do coexist at this size, past ${copyRecipe ? "the shipped" : "this"} build's 1600 steps (\`docs/copying.md\`).`,
     "",
-    ...(copies
+    ...(m.previousTokenEmbedding === true
+      ? [
+        "- The copy recipe in the library (`--preset copy`: 5000 steps, 30% call-drill rows, 2 threads, 44",
+        "  minutes): on seed 1, 94 of 143 but no copying in context (induction probe 24 of 451); on seed 2,",
+        "  21 of 143.",
+        "",
+        "- Handing every position the previous token (this build's previous-token embedding; smeared keys",
+        "  did the same in the replica): with 30% call-drill and 10% induction rows the replica copied 167 of",
+        "  200 later digits by step 1000 and 173 at step 1600 (`docs/copying.md`). This build:",
+        `  ${thousands(t.steps)} steps on ${t.threads ?? 1} threads${t.episodeDrill ? `, then the ${t.episodeDrill.steps}-step episode drill` : ""}, the figures above.`,
+        "",
+      ]
+      : copies
       ? [
         `- This run: ${thousands(t.steps)} steps with ${pct(t.toolDrill?.fraction ?? 0, 0)} call-drill rows on ${t.threads ?? 1} threads${t.episodeDrill ? `, then the ${t.episodeDrill.steps}-step episode drill` : ""}: the figure above.`,
         "",

@@ -169,8 +169,12 @@ export interface TrainingBatch {
   targetCount: number;
 }
 
-/** Lays rows (each at most T + 1 tokens) out as one right-padded batch of T = `steps` positions. */
-export function makeBatch(rows: readonly (readonly number[])[], steps: number, padId: number): TrainingBatch {
+/**
+ * Lays rows (each at most T + 1 tokens) out as one right-padded batch of T = `steps` positions.
+ * `counted[b]`, when given, says which of row b's tokens the loss counts as targets (e.g. only the
+ * repeats of an induction row); by default every real target counts.
+ */
+export function makeBatch(rows: readonly (readonly number[])[], steps: number, padId: number, counted?: readonly (readonly boolean[] | undefined)[]): TrainingBatch {
   const B = rows.length;
   const inputIds = new Int32Array(B * steps).fill(padId);
   const targetIds = new Int32Array(B * steps).fill(padId);
@@ -180,12 +184,16 @@ export function makeBatch(rows: readonly (readonly number[])[], steps: number, p
   rows.forEach((row, b) => {
     if (row.length > steps + 1) throw new Error(`Row ${b} has ${row.length} tokens; at most ${steps + 1} fit.`);
     const base = b * steps;
+    const rowCounted = counted?.[b];
+    if (rowCounted !== undefined && rowCounted.length !== row.length) throw new Error(`Row ${b} has ${row.length} tokens but ${rowCounted.length} loss flags.`);
     for (let t = 0; t + 1 < row.length; t++) {
       inputIds[base + t] = row[t];
       targetIds[base + t] = row[t + 1];
       attentionMask[base + t] = 1;
-      lossMask[base + t] = 1;
-      targetCount++;
+      if (rowCounted === undefined || rowCounted[t + 1]) {
+        lossMask[base + t] = 1;
+        targetCount++;
+      }
     }
   });
   return { rows: B, steps, inputIds, targetIds, attentionMask, lossMask, targetCount };

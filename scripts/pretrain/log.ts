@@ -84,6 +84,8 @@ export interface TrainingLog {
     vocabSize: number;
     /** How positions enter the model (absent in logs written before rotary models: learned). */
     positionEncoding?: "learned" | "rotary";
+    /** True when inputs get the previous token's embedding too (`ModelConfig.previousTokenEmbedding`; absent = false). */
+    previousTokenEmbedding?: boolean;
     parameters: number;
     /** Size of model.safetensors in bytes. */
     fileBytes: number;
@@ -108,6 +110,8 @@ export interface TrainingLog {
     conversationsSeen: number;
     /** The tool drill: the preset's fraction of rows, the rows it gave and the drill conversations they held (absent in logs from before the drill). */
     toolDrill?: { fraction: number; kind?: "calls" | "episodes"; rows: number; conversations: number };
+    /** Induction rows (`PretrainPreset.inductionRows`): the preset's fraction and the rows drawn (absent = none). */
+    inductionRows?: { fraction: number; rows: number };
     /**
      * The episode drill after the main schedule (`PretrainPreset.episodeDrill`): its settings, the
      * episode rows and conversations it used, its target tokens, mean loss and seconds (absent

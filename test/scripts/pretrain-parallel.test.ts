@@ -14,7 +14,7 @@ import type { ModelConfig } from "../../src/model/config.js";
 import { Transformer } from "../../src/model/transformer.js";
 import { AdamW } from "../../src/training/optimizer.js";
 import { GrpoError } from "../../src/core/errors.js";
-import { COPY_PRESET, FULL_PRESET, runPretrainCli } from "../../scripts/pretrain.js";
+import { COPY_PRESET, FULL_PRESET, INDUCTION_PRESET, runPretrainCli } from "../../scripts/pretrain.js";
 
 const config: ModelConfig = { vocabSize: 97, nPositions: 32, nEmbd: 16, nLayer: 2, nHead: 2, nInner: 64, layerNormEpsilon: 1e-5, tieWordEmbeddings: true, eosTokenId: 1, positionEncoding: "rotary" };
 
@@ -45,6 +45,17 @@ function maxRelativeDifference(a: Record<string, Float32Array>, b: Record<string
 
 beforeAll(async () => {
   await selectBackend({ backend: "wasm" });
+});
+
+describe("makeBatch with loss flags", () => {
+  it("counts only the flagged targets of a row, and every target of a row without flags", () => {
+    const batch = makeBatch([[5, 6, 7, 8], [9, 10, 11]], 4, 0, [[false, false, true, true], undefined]);
+    // Row 0: targets 6, 7, 8 at positions 0-2 flagged false, true, true; row 1: targets 10, 11.
+    expect(Array.from(batch.lossMask)).toEqual([0, 1, 1, 0, 1, 1, 0, 0]);
+    expect(batch.targetCount).toBe(4);
+    expect(Array.from(batch.attentionMask)).toEqual([1, 1, 1, 0, 1, 1, 0, 0]); // inputs stay real either way
+    expect(() => makeBatch([[5, 6, 7]], 4, 0, [[true, true]])).toThrow(/3 tokens but 2 loss flags/);
+  });
 });
 
 describe("splitBatch", () => {
@@ -160,13 +171,16 @@ describe("pretraining presets", () => {
     expect(COPY_PRESET).toMatchObject({ steps: 5000, toolDrill: 0.3, drillKind: "calls", threads: 2, episodeDrill: { steps: 40 } });
     // Same model and corpus: only the schedule, the drills and the threads differ.
     for (const key of ["vocabSize", "nEmbd", "nLayer", "nHead", "nPositions", "learningRate", "conversations"] as const) expect(COPY_PRESET[key]).toEqual(FULL_PRESET[key]);
+    // Neither adds the previous-token embedding or induction rows; the induction recipe adds both to the copy recipe.
+    for (const preset of [FULL_PRESET, COPY_PRESET]) expect(preset).toMatchObject({ previousTokenEmbedding: false, inductionRows: 0 });
+    expect(INDUCTION_PRESET).toEqual({ ...COPY_PRESET, previousTokenEmbedding: true, inductionRows: 0.1, steps: 2400 });
   });
 
   it("rejects an unknown preset or thread count with the accepted values", async () => {
     const stderr = process.stderr.write;
     process.stderr.write = () => true;
     try {
-      await expect(runPretrainCli(["node", "pretrain", "--preset", "huge"])).rejects.toThrow(/--preset must be full or copy/);
+      await expect(runPretrainCli(["node", "pretrain", "--preset", "huge"])).rejects.toThrow(/--preset must be one of full, copy, induction/);
       await expect(runPretrainCli(["node", "pretrain", "--threads", "0"])).rejects.toThrow(/--threads needs an integer >= 1, got "0"/);
     } finally {
       process.stderr.write = stderr;
