@@ -17,6 +17,8 @@
  *                           previous-token embedding, 10% induction rows, 2400 steps; runs/tiny-chat-induction)
  *   --threads <int>         threads computing each step's gradient, this one included (default: the
  *                           preset's); the summation order, hence the weights' last bits, depend on it
+ *   --episode-drill-steps <int>  steps of the episode drill after the main schedule (default: the
+ *                           preset's: full 0, copy and induction 40)
  *   --quick                 a tiny model, few steps: checks the whole path in ~10 seconds
  *   --no-repro-check        skip running `--quick` twice to check reproducibility (full runs only;
  *                           the check takes ~30 s and its result goes into the model card)
@@ -280,6 +282,8 @@ export interface PretrainOptions {
   preset?: PresetName;
   /** Threads computing each step's gradient, this one included (default: the preset's; see scripts/pretrain/parallel.ts). */
   threads?: number;
+  /** Steps of the episode drill after the main schedule (default: the preset's `episodeDrill.steps`). */
+  episodeDrillSteps?: number;
   /** Run `--quick` twice in child processes and compare hashes (full runs). */
   reproCheck: boolean;
   /** Draw the progress bar on stderr (default: when stderr is a terminal). */
@@ -548,7 +552,10 @@ async function runEpisodeDrill({ model, parallel, packer, episodes, preset, padI
 
 /** Pretrains, evaluates and writes the model folder; resolves with the training log. */
 export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
-  const preset = options.quick ? QUICK_PRESET : PRESETS[options.preset ?? "full"];
+  const named = options.quick ? QUICK_PRESET : PRESETS[options.preset ?? "full"];
+  const preset: PretrainPreset = options.episodeDrillSteps === undefined
+    ? named
+    : { ...named, episodeDrill: { ...named.episodeDrill, steps: options.episodeDrillSteps } };
   const threads = options.threads ?? preset.threads;
   const seed = options.seed;
   const conversations = options.conversations ?? preset.conversations;
@@ -689,8 +696,8 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const packing = packer.stats;
   const tailStart = Math.floor(stepLosses.length * 0.9);
   const command = options.quick
-    ? `npm run pretrain -- --quick --seed ${seed}${options.conversations !== undefined ? ` --conversations ${conversations}` : ""}${options.steps !== undefined ? ` --steps ${steps}` : ""}`
-    : `npm run pretrain -- ${options.preset !== undefined && options.preset !== "full" ? `--preset ${options.preset} ` : ""}--seed ${seed} --conversations ${conversations} --steps ${steps} --backend ${options.backend}${threads === preset.threads ? "" : ` --threads ${threads}`}`;
+    ? `npm run pretrain -- --quick --seed ${seed}${options.conversations !== undefined ? ` --conversations ${conversations}` : ""}${options.steps !== undefined ? ` --steps ${steps}` : ""}${preset.episodeDrill.steps === named.episodeDrill.steps ? "" : ` --episode-drill-steps ${preset.episodeDrill.steps}`}`
+    : `npm run pretrain -- ${options.preset !== undefined && options.preset !== "full" ? `--preset ${options.preset} ` : ""}--seed ${seed} --conversations ${conversations} --steps ${steps} --backend ${options.backend}${threads === preset.threads ? "" : ` --threads ${threads}`}${preset.episodeDrill.steps === named.episodeDrill.steps ? "" : ` --episode-drill-steps ${preset.episodeDrill.steps}`}`;
   const log: TrainingLog = {
     version: 1,
     command,
@@ -808,12 +815,13 @@ export async function runPretrainCli(argv: readonly string[]): Promise<TrainingL
       return v;
     }, "full")
     .option("--threads <int>", "threads computing each step's gradient, this one included (default: the preset's, full 1, copy 2; the weights' last bits depend on it)", integerFlag("--threads", 1))
+    .option("--episode-drill-steps <int>", "steps of the episode drill after the main schedule (default: the preset's; full 0, copy and induction 40)", integerFlag("--episode-drill-steps", 0))
     .option("--quick", "tiny model, few steps: a ~10-second smoke run", false)
     .option("--no-repro-check", "skip running --quick twice to check reproducibility")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.parse([...argv]);
-  const flags = program.opts<{ seed: number; conversations?: number; steps?: number; out?: string; backend: BackendName; preset: PresetName; threads?: number; quick: boolean; reproCheck: boolean }>();
+  const flags = program.opts<{ seed: number; conversations?: number; steps?: number; out?: string; backend: BackendName; preset: PresetName; threads?: number; episodeDrillSteps?: number; quick: boolean; reproCheck: boolean }>();
   const out = flags.out ?? (flags.quick ? "runs/tiny-chat-quick" : flags.preset === "full" ? "models/tiny-chat" : `runs/tiny-chat-${flags.preset}`);
   return pretrain({
     seed: flags.seed,
@@ -824,6 +832,7 @@ export async function runPretrainCli(argv: readonly string[]): Promise<TrainingL
     backend: flags.backend,
     preset: flags.preset,
     threads: flags.threads,
+    episodeDrillSteps: flags.episodeDrillSteps,
     reproCheck: flags.reproCheck,
   });
 }

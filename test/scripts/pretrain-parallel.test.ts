@@ -182,6 +182,7 @@ describe("pretraining presets", () => {
     try {
       await expect(runPretrainCli(["node", "pretrain", "--preset", "huge"])).rejects.toThrow(/--preset must be one of full, copy, induction/);
       await expect(runPretrainCli(["node", "pretrain", "--threads", "0"])).rejects.toThrow(/--threads needs an integer >= 1, got "0"/);
+      await expect(runPretrainCli(["node", "pretrain", "--episode-drill-steps", "-1"])).rejects.toThrow(/--episode-drill-steps needs an integer >= 0, got "-1"/);
     } finally {
       process.stderr.write = stderr;
     }
