@@ -323,12 +323,13 @@ function planInputs(config: ModelConfig, inputIds: tf.Tensor2D, options: Forward
     newMask.push(row);
   }
 
-  // Each token's previous real token in its row (for a previous-token embedding), from the cache
-  // before the first new one.
-  const previousIds = new Int32Array(batch * steps);
-  const hasPrevious = new Float32Array(batch * steps);
-  const lastTokens: number[] = [];
-  for (let b = 0; b < batch; b++) {
+  // Each token's previous real token in its row, from the cache before the first new one: only for
+  // a previous-token embedding (other models skip this loop on every decoding step).
+  const tracked = usesPreviousToken(config);
+  const previousIds = new Int32Array(tracked ? batch * steps : 0);
+  const hasPrevious = new Float32Array(tracked ? batch * steps : 0);
+  const lastTokens: number[] = tracked ? [] : new Array<number>(batch).fill(-1);
+  for (let b = 0; tracked && b < batch; b++) {
     let last = cache?.lastTokenIds[rows[b]] ?? -1;
     for (let t = 0; t < steps; t++) {
       if (newMask[b][t] !== 1) continue;
