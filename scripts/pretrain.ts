@@ -1,24 +1,29 @@
 /**
  * Pretrains the built-in chat policy `builtin:tiny-chat`, reproducibly from a seed.
  *
- *     npm run pretrain                      # the shipped model, ~25 min on 2 cores
+ *     npm run pretrain                      # the shipped model (preset induction), ~30 min on 2 cores
+ *     npm run pretrain -- --preset plain    # the model shipped before 28 Nov 2026, ~25 min
  *     npm run pretrain -- --preset copy     # the copy recipe (docs/copying.md), ~45 min on 2 cores
  *     npm run pretrain -- --quick           # a ~10-second smoke run into runs/tiny-chat-quick
  *
  * Flags:
  *   --seed <int>            master seed: corpus, tokenizer ties, initialisation, data order (default 1)
  *   --conversations <int>   corpus size; 2% is held out (default 20000; quick 400)
- *   --steps <int>           optimizer steps of the main schedule (default 1600; copy 5000; quick 30)
- *   --out <dir>             the model folder to write (default models/tiny-chat; quick runs/tiny-chat-quick)
+ *   --steps <int>           optimizer steps of the main schedule (default: the preset's: induction
+ *                           2400, plain 1600, copy 5000; quick 30)
+ *   --out <dir>             the model folder to write (default models/tiny-chat for the default
+ *                           preset, runs/tiny-chat-<preset> for the others; quick runs/tiny-chat-quick)
  *   --backend <name>        tfjs backend (default wasm: the one the shipped weights' hash is for)
- *   --preset <name>         full (default: the shipped model, 1600 steps), copy (5000 steps with 30%
- *                           call-drill rows and an episode drill, 2 threads, ~44 min: docs/copying.md;
- *                           default --out runs/tiny-chat-copy) or induction (copy on a model with a
- *                           previous-token embedding, 10% induction rows, 2400 steps; runs/tiny-chat-induction)
+ *   --preset <name>         induction (default: the shipped model: a previous-token embedding, 30%
+ *                           call-drill and 10% induction rows, 2400 steps, then a 40 + 120-step
+ *                           episode drill, 2 threads), plain (no drills, 1600 steps, one thread: the
+ *                           model shipped before) or copy (plain's model, 5000 steps with 30%
+ *                           call-drill rows and a 40-step episode drill, ~44 min); docs/copying.md
  *   --threads <int>         threads computing each step's gradient, this one included (default: the
  *                           preset's); the summation order, hence the weights' last bits, depend on it
- *   --episode-drill-steps <int>  steps of the episode drill after the main schedule (default: the
- *                           preset's: full 0, copy and induction 40)
+ *   --episode-drill-steps <list>  steps of each episode-drill stage after the main schedule,
+ *                           comma-separated, 0 for none (default: the preset's: induction 40,120,
+ *                           plain none, copy 40)
  *   --quick                 a tiny model, few steps: checks the whole path in ~10 seconds
  *   --no-repro-check        skip running `--quick` twice to check reproducibility (full runs only;
  *                           the check takes ~30 s and its result goes into the model card)
@@ -29,7 +34,7 @@
  *   3. train a small GPT with next-token cross-entropy on conversation-aligned packed rows (rows of
  *      128 positions first, then 256: see TrainingPhase), some from a drill (`toolDrill`), AdamW,
  *      warmup + cosine, gradient clipping, each step's gradient computed in shards on `--threads`
- *      threads (scripts/pretrain/parallel.ts); then the short episode drill (`episodeDrill`); a
+ *      threads (scripts/pretrain/parallel.ts); then the short episode-drill stages (`episodeDrills`); a
  *      progress bar on stderr, loss lines every few steps, held-out perplexity a few times and at the end;
  *   4. write the HF folder (config.json, model.safetensors, tokenizer files, generation_config.json),
  *      then training_log.json and the model card README.md, with greedy and sampled completions for
@@ -85,6 +90,16 @@ export interface TrainingPhase {
   batchRows: number;
 }
 
+/** One stage of the episode drill (see `PretrainPreset.episodeDrills`). */
+export interface EpisodeDrillStage {
+  /** Optimizer steps of this stage. */
+  steps: number;
+  /** Peak learning rate, decayed to 0 along a cosine over the stage. */
+  learningRate: number;
+  /** Episode rows per batch; the batch's other rows are corpus rows. */
+  drillRows: number;
+}
+
 /** Everything that defines a run besides the seed, the corpus size and the step count. */
 export interface PretrainPreset {
   /** Target vocabulary size of the BPE tokenizer. */
@@ -123,13 +138,13 @@ export interface PretrainPreset {
    */
   inductionRows: number;
   /**
-   * A short last phase after the main schedule, with a fresh AdamW: `steps` steps at the last
-   * phase's rows, the first `drillRows` of them tool-drill episodes (question, call, tool result,
-   * answer) and the rest corpus rows, learning rate `learningRate` decayed to 0 along a cosine.
-   * It teaches the second copy (the tool's result into the answer), which the call drill never
-   * shows. `steps: 0` = none.
+   * Short last stages after the main schedule, in order, each with a fresh AdamW: `steps` steps at
+   * the last phase's rows, the first `drillRows` of them tool-drill episodes (question, call, tool
+   * result, answer) and the rest corpus rows, learning rate `learningRate` decayed to 0 along a
+   * cosine. They teach the second copy (the tool's result into the answer), which the call drill
+   * never shows. `[]` = none.
    */
-  episodeDrill: { steps: number; learningRate: number; drillRows: number };
+  episodeDrills: readonly EpisodeDrillStage[];
   /**
    * Threads computing each step's gradient, this one included (`--threads` overrides it). The
    * summation order, hence the weights' last bits, depend on it: a preset keeps the count its
@@ -160,11 +175,12 @@ export interface PretrainPreset {
 }
 
 /**
- * The shipped model. Width 128 × 3 layers × 256 positions, 2048-token vocabulary: ~0.9 M
- * parameters, 3.6 MB as F32 (see the model card for the measurements behind each choice).
- * Built on one thread (its card's sha256 is for that summation order).
+ * `--preset plain`: the model shipped until 28 Nov 2026, and the base the other recipes change.
+ * Width 128 × 3 layers × 256 positions, 2048-token vocabulary: ~0.9 M parameters, 3.6 MB as F32,
+ * 1600 steps of the corpus alone on one thread. It chats but does not copy numbers from its
+ * context (copy probe 13 of 143; its card is in bench/results/pretrain-plain-seed1).
  */
-export const FULL_PRESET: PretrainPreset = {
+export const PLAIN_PRESET: PretrainPreset = {
   vocabSize: 2048,
   // Numbers as single digits: the tool agent must copy the user's numbers into its calculator call,
   // which a 0.9 M model learned not at all when " 37" (prose) and "37" (JSON) were different tokens.
@@ -182,7 +198,7 @@ export const FULL_PRESET: PretrainPreset = {
   toolDrill: 0,
   drillKind: "calls",
   inductionRows: 0,
-  episodeDrill: { steps: 0, learningRate: 1e-3, drillRows: 2 },
+  episodeDrills: [],
   threads: 1,
   learningRate: 3e-3,
   warmupRatio: 0.05,
@@ -201,47 +217,56 @@ export const FULL_PRESET: PretrainPreset = {
 };
 
 /**
- * `--preset copy`: the recipe for a model that copies numbers (`docs/copying.md`): the shipped
+ * `--preset copy`: a first recipe for a model that copies numbers (`docs/copying.md`): plain's
  * architecture and corpus, 5000 steps with 30% call-drill rows (copying the user's numbers forms
  * only after a plateau of 2800–3600 steps in the replica runs), then a 40-step episode drill, on 2
  * threads (~44 min on 2 cores). Measured on seed 1 (28 Nov 2026): held-out perplexity 1.55, copy
- * probe 94/143 later digits (shipped: 13), but no in-context copying yet (repeats of random token
+ * probe 94/143 later digits (plain: 13), but no in-context copying yet (repeats of random token
  * runs 24/451, chance) and a tool agent that calls right and then states a number of its own.
  */
 export const COPY_PRESET: PretrainPreset = {
-  ...FULL_PRESET,
+  ...PLAIN_PRESET,
   toolDrill: 0.3,
   drillKind: "calls",
-  episodeDrill: { steps: 40, learningRate: 1e-3, drillRows: 2 },
+  episodeDrills: [{ steps: 40, learningRate: 1e-3, drillRows: 2 }],
   threads: 2,
   steps: 5000,
 };
 
 /**
- * `--preset induction`: the copy recipe on a model with a previous-token embedding
- * (`ModelConfig.previousTokenEmbedding`) and 10% induction rows, in 2400 steps instead of 5000.
- * In the PyTorch replica (docs/copying.md, "A previous-token embedding") this combination copied
- * the user's digits by step 1000, where the plain model had not started by step 1600.
+ * `--preset induction`, the default: the shipped model. The copy recipe on a model with a
+ * previous-token embedding (`ModelConfig.previousTokenEmbedding`, 16 K more parameters) and 10%
+ * induction rows, in 2400 steps instead of 5000, then two episode-drill stages (40 and 120 steps,
+ * each with a fresh AdamW). In the PyTorch replica (docs/copying.md, "A previous-token embedding")
+ * this combination copied the user's digits by step 1000, where the plain model had not started
+ * by step 1600; the second drill stage is what lifts the tool agent past 60% (docs/copying.md).
  */
 export const INDUCTION_PRESET: PretrainPreset = {
   ...COPY_PRESET,
   previousTokenEmbedding: true,
   inductionRows: 0.1,
+  episodeDrills: [
+    { steps: 40, learningRate: 1e-3, drillRows: 2 },
+    { steps: 120, learningRate: 1e-3, drillRows: 2 },
+  ],
   steps: 2400,
 };
 
 /** The recipes `--preset` names. */
-export const PRESETS = { full: FULL_PRESET, copy: COPY_PRESET, induction: INDUCTION_PRESET } as const;
+export const PRESETS = { induction: INDUCTION_PRESET, plain: PLAIN_PRESET, copy: COPY_PRESET } as const;
 
 /** A `--preset` name. */
 export type PresetName = keyof typeof PRESETS;
+
+/** The recipe `npm run pretrain` runs without `--preset`: the shipped model's, into models/tiny-chat. */
+export const DEFAULT_PRESET: PresetName = "induction";
 
 /** Tool-drill conversations the drill rows cycle through (indices of `generateDrillConversation`). */
 const DRILL_CONVERSATIONS = 50_000;
 
 /** A smoke run of the same code path: tiny model, tiny corpus, a few steps (~10 seconds). */
 export const QUICK_PRESET: PretrainPreset = {
-  ...FULL_PRESET,
+  ...PLAIN_PRESET,
   vocabSize: 512,
   nEmbd: 32,
   nLayer: 2,
@@ -254,7 +279,7 @@ export const QUICK_PRESET: PretrainPreset = {
   toolDrill: 0.25,
   previousTokenEmbedding: true,
   inductionRows: 0.1,
-  episodeDrill: { steps: 4, learningRate: 1e-3, drillRows: 1 },
+  episodeDrills: [{ steps: 4, learningRate: 1e-3, drillRows: 1 }, { steps: 2, learningRate: 1e-3, drillRows: 1 }],
   threads: 2,
   conversations: 400,
   steps: 30,
@@ -278,12 +303,16 @@ export interface PretrainOptions {
   out: string;
   quick: boolean;
   backend: BackendName;
-  /** The recipe of a full run (default `full`, the shipped model; ignored by `quick`). */
+  /** The recipe of a full run (default {@link DEFAULT_PRESET}, the shipped model; ignored by `quick`). */
   preset?: PresetName;
   /** Threads computing each step's gradient, this one included (default: the preset's; see scripts/pretrain/parallel.ts). */
   threads?: number;
-  /** Steps of the episode drill after the main schedule (default: the preset's `episodeDrill.steps`). */
-  episodeDrillSteps?: number;
+  /**
+   * Steps of each episode-drill stage after the main schedule (default: the preset's
+   * `episodeDrills`); stage k keeps the preset's settings for stage k (or its last stage's), a 0
+   * drops the stage, `[]` runs none.
+   */
+  episodeDrillSteps?: readonly number[];
   /** Run `--quick` twice in child processes and compare hashes (full runs). */
   reproCheck: boolean;
   /** Draw the progress bar on stderr (default: when stderr is a terminal). */
@@ -315,7 +344,8 @@ class Phases {
     try {
       return await work();
     } finally {
-      this.seconds[name] = (performance.now() - start) / 1000;
+      // A phase timed more than once (the drill's stages) adds up.
+      this.seconds[name] = (this.seconds[name] ?? 0) + (performance.now() - start) / 1000;
     }
   }
 
@@ -513,6 +543,7 @@ interface EpisodeDrillInputs {
   packer: RowPacker;
   /** Tool-drill episode rows. */
   episodes: RowPacker;
+  stage: EpisodeDrillStage;
   preset: PretrainPreset;
   padId: number;
   say: (line: string) => void;
@@ -520,11 +551,12 @@ interface EpisodeDrillInputs {
 }
 
 /**
- * Step 3b: the episode drill (see `PretrainPreset.episodeDrill`): a fresh AdamW, the last phase's
- * row shape, a fixed number of episode rows per batch, cosine decay from its own learning rate.
+ * Step 3b: one stage of the episode drill (see `PretrainPreset.episodeDrills`): a fresh AdamW, the
+ * last phase's row shape, a fixed number of episode rows per batch, cosine decay from the stage's
+ * learning rate.
  */
-async function runEpisodeDrill({ model, parallel, packer, episodes, preset, padId, say, onStep }: EpisodeDrillInputs): Promise<{ losses: number[]; tokens: number; seconds: number }> {
-  const { steps, learningRate, drillRows } = preset.episodeDrill;
+async function runEpisodeDrill({ model, parallel, packer, episodes, stage, preset, padId, say, onStep }: EpisodeDrillInputs): Promise<{ losses: number[]; tokens: number; seconds: number }> {
+  const { steps, learningRate, drillRows } = stage;
   const { rowLength, batchRows } = preset.phases[preset.phases.length - 1];
   const optimizer = new AdamW(model.params, { beta1: preset.betas[0], beta2: preset.betas[1], epsilon: 1e-8, weightDecay: preset.weightDecay });
   const schedule = { learningRate, lrScheduler: "cosine" as const, warmupRatio: 0 };
@@ -546,16 +578,32 @@ async function runEpisodeDrill({ model, parallel, packer, episodes, preset, padI
     optimizer.dispose();
   }
   const mean = losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length);
-  say(`episode drill: ${steps} steps × ${drillRows} episode + ${batchRows - drillRows} corpus rows × ${rowLength}, lr ${learningRate} → 0, mean loss ${mean.toFixed(4)}`);
+  say(`episode-drill stage: ${steps} steps × ${drillRows} episode + ${batchRows - drillRows} corpus rows × ${rowLength}, lr ${learningRate} → 0, mean loss ${mean.toFixed(4)}`);
   return { losses, tokens, seconds: (performance.now() - started) / 1000 };
 }
 
+/**
+ * The drill stages with `steps[k]` steps each: stage k keeps the settings of `stages[k]` (or of the
+ * last stage; 1e-3 and 2 episode rows when there is none); stages of 0 steps are dropped.
+ */
+export function withDrillSteps(stages: readonly EpisodeDrillStage[], steps: readonly number[]): EpisodeDrillStage[] {
+  const fallback: EpisodeDrillStage = stages[stages.length - 1] ?? { steps: 0, learningRate: 1e-3, drillRows: 2 };
+  return steps.flatMap((n, k) => (n > 0 ? [{ ...(stages[k] ?? fallback), steps: n }] : []));
+}
+
+const sameDrills = (a: readonly EpisodeDrillStage[], b: readonly EpisodeDrillStage[]): boolean =>
+  a.length === b.length && a.every((stage, k) => stage.steps === b[k].steps);
+
+/** "40 + 120" */
+const describeDrillSteps = (stages: readonly EpisodeDrillStage[]): string => stages.map((d) => d.steps).join(" + ");
+
 /** Pretrains, evaluates and writes the model folder; resolves with the training log. */
 export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
-  const named = options.quick ? QUICK_PRESET : PRESETS[options.preset ?? "full"];
+  const named = options.quick ? QUICK_PRESET : PRESETS[options.preset ?? DEFAULT_PRESET];
   const preset: PretrainPreset = options.episodeDrillSteps === undefined
     ? named
-    : { ...named, episodeDrill: { ...named.episodeDrill, steps: options.episodeDrillSteps } };
+    : { ...named, episodeDrills: withDrillSteps(named.episodeDrills, options.episodeDrillSteps) };
+  const drillSteps = preset.episodeDrills.reduce((sum, stage) => sum + stage.steps, 0);
   const threads = options.threads ?? preset.threads;
   const seed = options.seed;
   const conversations = options.conversations ?? preset.conversations;
@@ -615,27 +663,33 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
       rng: dataRng.fork(),
     }
     : undefined;
-  const episodes = preset.episodeDrill.steps > 0
+  const episodes = drillSteps > 0
     ? new RowPacker(DRILL_CONVERSATIONS, (i) => conversationTokens(tokenizer, generateDrillConversation(seed, i), endOfText), dataRng.fork())
     : undefined;
   // (Forked last, and only when used: presets without induction rows draw exactly the rows they drew before.)
   const induction = preset.inductionRows > 0 ? { make: inductionRows(tokenizer), rng: dataRng.fork() } : undefined;
   const parallel = await DataParallelSteps.start(threads - 1, config, options.backend);
   const phaseText = preset.phases.map((p) => `${Math.round(p.fraction * steps)} × ${p.batchRows} rows × ${p.rowLength}`).join(", then ");
-  say(`model: ${model.numParameters()} parameters (${preset.nLayer} layers × ${preset.nHead} heads × ${preset.nEmbd}), steps: ${phaseText} positions${preset.episodeDrill.steps > 0 ? `, then ${preset.episodeDrill.steps} episode-drill steps` : ""}; ${parallel.threads} thread${parallel.threads === 1 ? "" : "s"}`);
+  say(`model: ${model.numParameters()} parameters (${preset.nLayer} layers × ${preset.nHead} heads × ${preset.nEmbd}), steps: ${phaseText} positions${drillSteps > 0 ? `, then ${describeDrillSteps(preset.episodeDrills)} episode-drill steps` : ""}; ${parallel.threads} thread${parallel.threads === 1 ? "" : "s"}`);
 
-  const bar = bars?.create(steps + preset.episodeDrill.steps, 0, { loss: "-", tokps: "-" }, {
+  const bar = bars?.create(steps + drillSteps, 0, { loss: "-", tokps: "-" }, {
     format: "step {value}/{total} |{bar}| loss {loss} | {tokps} tok/s | ETA {eta_formatted}",
   });
   barActive = bar !== undefined;
   let record: TrainingRecord;
-  let episodeDrill: { losses: number[]; tokens: number; seconds: number } | undefined;
+  const drillStages: { losses: number[]; tokens: number; seconds: number; rows: number; conversations: number }[] = [];
   try {
     record = await phases.time("training", () =>
       runTraining({ model, optimizer, parallel, packer, drill, induction, monitorSet, preset, steps, padId: endOfText, say, onStep: (done, loss, tokps) => bar?.update(done, { loss: loss.toFixed(3), tokps: tokps.toFixed(0) }) }));
     if (episodes !== undefined) {
-      episodeDrill = await phases.time("episodeDrill", () =>
-        runEpisodeDrill({ model, parallel, packer, episodes, preset, padId: endOfText, say, onStep: (done, loss) => bar?.update(steps + done, { loss: loss.toFixed(3) }) }));
+      let before = 0;
+      for (const stage of preset.episodeDrills) {
+        const { rows, conversations: seen } = episodes.stats;
+        const result = await phases.time("episodeDrill", () =>
+          runEpisodeDrill({ model, parallel, packer, episodes, stage, preset, padId: endOfText, say, onStep: (done, loss) => bar?.update(steps + before + done, { loss: loss.toFixed(3) }) }));
+        drillStages.push({ ...result, rows: episodes.stats.rows - rows, conversations: episodes.stats.conversations - seen });
+        before += stage.steps;
+      }
     }
   } finally {
     await parallel.close();
@@ -696,8 +750,8 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const packing = packer.stats;
   const tailStart = Math.floor(stepLosses.length * 0.9);
   const command = options.quick
-    ? `npm run pretrain -- --quick --seed ${seed}${options.conversations !== undefined ? ` --conversations ${conversations}` : ""}${options.steps !== undefined ? ` --steps ${steps}` : ""}${preset.episodeDrill.steps === named.episodeDrill.steps ? "" : ` --episode-drill-steps ${preset.episodeDrill.steps}`}`
-    : `npm run pretrain -- ${options.preset !== undefined && options.preset !== "full" ? `--preset ${options.preset} ` : ""}--seed ${seed} --conversations ${conversations} --steps ${steps} --backend ${options.backend}${threads === preset.threads ? "" : ` --threads ${threads}`}${preset.episodeDrill.steps === named.episodeDrill.steps ? "" : ` --episode-drill-steps ${preset.episodeDrill.steps}`}`;
+    ? `npm run pretrain -- --quick --seed ${seed}${options.conversations !== undefined ? ` --conversations ${conversations}` : ""}${options.steps !== undefined ? ` --steps ${steps}` : ""}${sameDrills(preset.episodeDrills, named.episodeDrills) ? "" : ` --episode-drill-steps ${preset.episodeDrills.map((d) => d.steps).join(",") || "0"}`}`
+    : `npm run pretrain -- ${options.preset !== undefined && options.preset !== DEFAULT_PRESET ? `--preset ${options.preset} ` : ""}--seed ${seed} --conversations ${conversations} --steps ${steps} --backend ${options.backend}${threads === preset.threads ? "" : ` --threads ${threads}`}${sameDrills(preset.episodeDrills, named.episodeDrills) ? "" : ` --episode-drill-steps ${preset.episodeDrills.map((d) => d.steps).join(",") || "0"}`}`;
   const log: TrainingLog = {
     version: 1,
     command,
@@ -741,16 +795,16 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
       conversationsSeen: packing.conversations,
       toolDrill: { fraction: preset.toolDrill, kind: preset.drillKind, rows: drill?.packer.stats.rows ?? 0, conversations: drill?.packer.stats.conversations ?? 0 },
       ...(preset.inductionRows > 0 ? { inductionRows: { fraction: preset.inductionRows, rows: record.inductionRows } } : {}),
-      ...(episodeDrill !== undefined && episodes !== undefined
+      ...(drillStages.length > 0
         ? {
-          episodeDrill: {
-            ...preset.episodeDrill,
-            rows: episodes.stats.rows,
-            conversations: episodes.stats.conversations,
-            tokens: episodeDrill.tokens,
-            meanLoss: episodeDrill.losses.reduce((a, b) => a + b, 0) / Math.max(1, episodeDrill.losses.length),
-            seconds: episodeDrill.seconds,
-          },
+          episodeDrills: drillStages.map((result, k) => ({
+            ...preset.episodeDrills[k],
+            rows: result.rows,
+            conversations: result.conversations,
+            tokens: result.tokens,
+            meanLoss: result.losses.reduce((a, b) => a + b, 0) / Math.max(1, result.losses.length),
+            seconds: result.seconds,
+          })),
         }
         : {}),
       threads: parallel.threads,
@@ -795,6 +849,17 @@ function integerFlag(flag: string, min: number) {
   };
 }
 
+function integerListFlag(flag: string) {
+  return (value: string): number[] => {
+    const parts = value.split(",").map((part) => part.trim());
+    const numbers = parts.map(Number);
+    if (parts.some((part) => part === "") || numbers.some((n) => !Number.isInteger(n) || n < 0)) {
+      throw new InvalidArgumentError(`${flag} needs integers >= 0 separated by commas (e.g. 40,120; 0 for none), got "${value}".`);
+    }
+    return numbers;
+  };
+}
+
 const BACKENDS: readonly BackendName[] = ["wasm", "cpu", "tensorflow", "tensorflow-gpu"];
 
 /** Parses `argv` (as `process.argv`) and runs {@link pretrain}. */
@@ -804,25 +869,25 @@ export async function runPretrainCli(argv: readonly string[]): Promise<TrainingL
     .description("Pretrain the built-in chat policy builtin:tiny-chat (corpus, tokenizer, GPT-2, model card).")
     .option("--seed <int>", "master seed (corpus, init, data order)", integerFlag("--seed", 0), 1)
     .option("--conversations <int>", "corpus size, 2% held out (default 20000; quick 400)", integerFlag("--conversations", 100))
-    .option("--steps <int>", "optimizer steps of the main schedule (default 1600; copy 5000; quick 30)", integerFlag("--steps", 1))
-    .option("--out <dir>", "model folder to write (default models/tiny-chat; quick runs/tiny-chat-quick)")
+    .option("--steps <int>", "optimizer steps of the main schedule (default: the preset's: induction 2400, plain 1600, copy 5000; quick 30)", integerFlag("--steps", 1))
+    .option("--out <dir>", "model folder to write (default models/tiny-chat for the default preset, runs/tiny-chat-<preset> for the others; quick runs/tiny-chat-quick)")
     .option("--backend <name>", `tfjs backend: ${BACKENDS.join(", ")}`, (v: string) => {
       if (!(BACKENDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`--backend must be one of ${BACKENDS.join(", ")}.`);
       return v as BackendName;
     }, "wasm" as BackendName)
-    .option("--preset <name>", "recipe of a full run: full (the shipped model), copy (5000 steps with a call drill) or induction (copy with a previous-token embedding and induction rows, 2400 steps); docs/copying.md", (v: string) => {
+    .option("--preset <name>", "recipe of a full run: induction (the shipped model: previous-token embedding, call-drill and induction rows, 2400 steps, a 40 + 120-step episode drill), plain (the model shipped before: 1600 steps, no drills) or copy (plain's model, 5000 steps with a call drill); docs/copying.md", (v: string) => {
       if (!(v in PRESETS)) throw new InvalidArgumentError(`--preset must be one of ${Object.keys(PRESETS).join(", ")}.`);
       return v;
-    }, "full")
-    .option("--threads <int>", "threads computing each step's gradient, this one included (default: the preset's, full 1, copy 2; the weights' last bits depend on it)", integerFlag("--threads", 1))
-    .option("--episode-drill-steps <int>", "steps of the episode drill after the main schedule (default: the preset's; full 0, copy and induction 40)", integerFlag("--episode-drill-steps", 0))
+    }, DEFAULT_PRESET)
+    .option("--threads <int>", "threads computing each step's gradient, this one included (default: the preset's, induction and copy 2, plain 1; the weights' last bits depend on it)", integerFlag("--threads", 1))
+    .option("--episode-drill-steps <list>", "steps of each episode-drill stage after the main schedule, comma-separated, 0 for none (default: the preset's; induction 40,120, plain none, copy 40)", integerListFlag("--episode-drill-steps"))
     .option("--quick", "tiny model, few steps: a ~10-second smoke run", false)
     .option("--no-repro-check", "skip running --quick twice to check reproducibility")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.parse([...argv]);
-  const flags = program.opts<{ seed: number; conversations?: number; steps?: number; out?: string; backend: BackendName; preset: PresetName; threads?: number; episodeDrillSteps?: number; quick: boolean; reproCheck: boolean }>();
-  const out = flags.out ?? (flags.quick ? "runs/tiny-chat-quick" : flags.preset === "full" ? "models/tiny-chat" : `runs/tiny-chat-${flags.preset}`);
+  const flags = program.opts<{ seed: number; conversations?: number; steps?: number; out?: string; backend: BackendName; preset: PresetName; threads?: number; episodeDrillSteps?: number[]; quick: boolean; reproCheck: boolean }>();
+  const out = flags.out ?? (flags.quick ? "runs/tiny-chat-quick" : flags.preset === DEFAULT_PRESET ? "models/tiny-chat" : `runs/tiny-chat-${flags.preset}`);
   return pretrain({
     seed: flags.seed,
     conversations: flags.conversations,

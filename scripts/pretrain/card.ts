@@ -12,6 +12,12 @@ import type { Completion } from "./samples.js";
 const pct = (x: number, digits = 1): string => `${(100 * x).toFixed(digits)}%`;
 const fixed = (x: number, digits = 3): string => x.toFixed(digits);
 const thousands = (n: number): string => Math.round(n).toLocaleString("en-US");
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+/** One value when all stages share it, else each stage's, "a, then b". */
+const perStage = (values: readonly (number | string)[]): string =>
+  values.every((v) => v === values[0]) ? String(values[0]) : values.join(", then ");
+const describeRates = (drills: readonly { learningRate: number }[]): string => perStage(drills.map((d) => d.learningRate));
+const describeDrillRows = (drills: readonly { drillRows: number }[]): string => perStage(drills.map((d) => d.drillRows));
 const minutes = (s: number): string => `${(s / 60).toFixed(1)} min`;
 
 /** Tokens per second of each phase, from the loss curve's points at the phase boundaries. */
@@ -37,6 +43,9 @@ function completionBlock(c: Completion): string {
 export function renderModelCard(log: TrainingLog): string {
   const m = log.model;
   const t = log.training;
+  // Logs from before drills had stages hold one `episodeDrill`.
+  const drills = t.episodeDrills ?? (t.episodeDrill === undefined ? [] : [t.episodeDrill]);
+  const drillSteps = sum(drills.map((d) => d.steps));
   const rotary = m.positionEncoding === "rotary";
   const c = log.corpus;
   const b = log.behaviour;
@@ -131,12 +140,14 @@ export function renderModelCard(log: TrainingLog): string {
       "repeats only: half the runs number-like (digits, a space, the operators), half any ordinary",
       "tokens. Pure practice at copying from context, the skill that answering with a tool's result needs.",
     ]),
-    ...(t.episodeDrill === undefined ? [] : [
+    ...(drills.length === 0 ? [] : [
       "",
-      `Episode drill: after the main schedule, ${t.episodeDrill.steps} more steps with a fresh AdamW, learning rate`,
-      `${t.episodeDrill.learningRate} decayed to 0 along a cosine, each batch ${t.episodeDrill.drillRows} rows of tool-use episodes (\`generateDrillConversation\`:`,
+      drills.length === 1
+        ? `Episode drill: after the main schedule, ${drills[0].steps} more steps with a fresh AdamW, learning rate`
+        : `Episode drill: after the main schedule, ${drills.length} stages of ${drills.map((d) => d.steps).join(" + ")} steps, each with a fresh AdamW, learning rate`,
+      `${describeRates(drills)} decayed to 0 along a cosine, each batch ${describeDrillRows(drills)} rows of tool-use episodes (\`generateDrillConversation\`:`,
       "question, call, the calculator's result, an answer stating it) and the rest corpus rows",
-      `(${thousands(t.episodeDrill.rows)} episode rows from ${thousands(t.episodeDrill.conversations)} conversations; mean loss ${fixed(t.episodeDrill.meanLoss)}). The call drill never shows a`,
+      `(${thousands(sum(drills.map((d) => d.rows)))} episode rows from ${thousands(sum(drills.map((d) => d.conversations)))} conversations; mean loss ${drills.map((d) => fixed(d.meanLoss)).join(", then ")}). The call drill never shows a`,
       "tool result, so without this phase the model calls the calculator right and then states a",
       "number of its own; a short phase teaches the second copy without costing the chat much",
       "(`docs/copying.md`).",
@@ -166,7 +177,7 @@ export function renderModelCard(log: TrainingLog): string {
     "| | |",
     "|---|---|",
     `| Objective | next-token cross-entropy on every real token of the packed rows |`,
-    `| Steps × batch | ${t.phases.map((p) => `${thousands(p.steps)} × ${p.batchRows} rows × ${p.rowLength} positions`).join(", then ")} (${thousands(t.steps)} steps)${t.episodeDrill ? `, then ${t.episodeDrill.steps} episode-drill steps` : ""} |`,
+    `| Steps × batch | ${t.phases.map((p) => `${thousands(p.steps)} × ${p.batchRows} rows × ${p.rowLength} positions`).join(", then ")} (${thousands(t.steps)} steps)${drills.length > 0 ? `, then ${drillSteps} episode-drill steps` : ""} |`,
     `| Tokens | ${thousands(t.tokens)} targets (${t.epochs > 0 ? `${t.epochs + 1} passes` : `${pct(t.conversationsSeen / c.trainConversations, 0)} of the training conversations, each seen once`}) |`,
     `| Optimizer | AdamW, betas ${t.betas.join("/")}, weight decay ${t.weightDecay} (matrices only), grad clip ${t.maxGradNorm} |`,
     `| Learning rate | peak ${t.learningRate}, linear warmup ${t.warmupSteps} steps, cosine to 0 |`,
@@ -378,12 +389,12 @@ export function renderModelCard(log: TrainingLog): string {
         "- Handing every position the previous token (this build's previous-token embedding; smeared keys",
         "  did the same in the replica): with 30% call-drill and 10% induction rows the replica copied 167 of",
         "  200 later digits by step 1000 and 173 at step 1600 (`docs/copying.md`). This build:",
-        `  ${thousands(t.steps)} steps on ${t.threads ?? 1} threads${t.episodeDrill ? `, then the ${t.episodeDrill.steps}-step episode drill` : ""}, the figures above.`,
+        `  ${thousands(t.steps)} steps on ${t.threads ?? 1} threads${drills.length > 0 ? `, then the ${drillSteps}-step episode drill` : ""}, the figures above.`,
         "",
       ]
       : copies
       ? [
-        `- This run: ${thousands(t.steps)} steps with ${pct(t.toolDrill?.fraction ?? 0, 0)} call-drill rows on ${t.threads ?? 1} threads${t.episodeDrill ? `, then the ${t.episodeDrill.steps}-step episode drill` : ""}: the figure above.`,
+        `- This run: ${thousands(t.steps)} steps with ${pct(t.toolDrill?.fraction ?? 0, 0)} call-drill rows on ${t.threads ?? 1} threads${drills.length > 0 ? `, then the ${drillSteps}-step episode drill` : ""}: the figure above.`,
         "",
       ]
       : [

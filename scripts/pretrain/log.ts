@@ -44,6 +44,18 @@ export interface ReproducibilityCheck {
   seconds: number;
 }
 
+/** One episode-drill stage of a pretraining run (see `TrainingLog.training.episodeDrills`). */
+export interface EpisodeDrillRecord {
+  steps: number;
+  learningRate: number;
+  drillRows: number;
+  rows: number;
+  conversations: number;
+  tokens: number;
+  meanLoss: number;
+  seconds: number;
+}
+
 /** Everything `training_log.json` records. */
 export interface TrainingLog {
   /** Format version of this file. */
@@ -113,11 +125,13 @@ export interface TrainingLog {
     /** Induction rows (`PretrainPreset.inductionRows`): the preset's fraction and the rows drawn (absent = none). */
     inductionRows?: { fraction: number; rows: number };
     /**
-     * The episode drill after the main schedule (`PretrainPreset.episodeDrill`): its settings, the
-     * episode rows and conversations it used, its target tokens, mean loss and seconds (absent
-     * before it existed).
+     * The episode-drill stages after the main schedule (`PretrainPreset.episodeDrills`), in order:
+     * each one's settings, the episode rows and conversations it used, its target tokens, mean
+     * loss and seconds (absent = none).
      */
-    episodeDrill?: { steps: number; learningRate: number; drillRows: number; rows: number; conversations: number; tokens: number; meanLoss: number; seconds: number };
+    episodeDrills?: EpisodeDrillRecord[];
+    /** The one episode drill of logs written before drills had stages (read as `episodeDrills: [it]`). */
+    episodeDrill?: EpisodeDrillRecord;
     /** Threads that computed each step's gradient (absent = 1: before data-parallel steps). */
     threads?: number;
     epochs: number;

@@ -14,7 +14,7 @@ import type { ModelConfig } from "../../src/model/config.js";
 import { Transformer } from "../../src/model/transformer.js";
 import { AdamW } from "../../src/training/optimizer.js";
 import { GrpoError } from "../../src/core/errors.js";
-import { COPY_PRESET, FULL_PRESET, INDUCTION_PRESET, runPretrainCli } from "../../scripts/pretrain.js";
+import { COPY_PRESET, DEFAULT_PRESET, INDUCTION_PRESET, PLAIN_PRESET, PRESETS, runPretrainCli, withDrillSteps } from "../../scripts/pretrain.js";
 
 const config: ModelConfig = { vocabSize: 97, nPositions: 32, nEmbd: 16, nLayer: 2, nHead: 2, nInner: 64, layerNormEpsilon: 1e-5, tieWordEmbeddings: true, eosTokenId: 1, positionEncoding: "rotary" };
 
@@ -166,23 +166,44 @@ describe("the call drill (pretraining's copy practice)", () => {
 });
 
 describe("pretraining presets", () => {
-  it("keeps the shipped recipe single-threaded and drill-free, and the copy recipe apart from it", () => {
-    expect(FULL_PRESET).toMatchObject({ steps: 1600, toolDrill: 0, threads: 1, episodeDrill: { steps: 0 } });
-    expect(COPY_PRESET).toMatchObject({ steps: 5000, toolDrill: 0.3, drillKind: "calls", threads: 2, episodeDrill: { steps: 40 } });
+  it("makes the induction recipe the default, and keeps plain and copy apart from it", () => {
+    expect(DEFAULT_PRESET).toBe("induction");
+    expect(PRESETS[DEFAULT_PRESET]).toBe(INDUCTION_PRESET);
+    expect(PLAIN_PRESET).toMatchObject({ steps: 1600, toolDrill: 0, threads: 1, episodeDrills: [] });
+    expect(COPY_PRESET).toMatchObject({ steps: 5000, toolDrill: 0.3, drillKind: "calls", threads: 2, episodeDrills: [{ steps: 40, learningRate: 1e-3, drillRows: 2 }] });
     // Same model and corpus: only the schedule, the drills and the threads differ.
-    for (const key of ["vocabSize", "nEmbd", "nLayer", "nHead", "nPositions", "learningRate", "conversations"] as const) expect(COPY_PRESET[key]).toEqual(FULL_PRESET[key]);
-    // Neither adds the previous-token embedding or induction rows; the induction recipe adds both to the copy recipe.
-    for (const preset of [FULL_PRESET, COPY_PRESET]) expect(preset).toMatchObject({ previousTokenEmbedding: false, inductionRows: 0 });
-    expect(INDUCTION_PRESET).toEqual({ ...COPY_PRESET, previousTokenEmbedding: true, inductionRows: 0.1, steps: 2400 });
+    for (const key of ["vocabSize", "nEmbd", "nLayer", "nHead", "nPositions", "learningRate", "conversations"] as const) expect(COPY_PRESET[key]).toEqual(PLAIN_PRESET[key]);
+    // Neither adds the previous-token embedding or induction rows; the induction recipe adds both to
+    // the copy recipe, runs 2400 steps, and drills episodes in two stages (40 then 120 steps).
+    for (const preset of [PLAIN_PRESET, COPY_PRESET]) expect(preset).toMatchObject({ previousTokenEmbedding: false, inductionRows: 0 });
+    expect(INDUCTION_PRESET).toEqual({
+      ...COPY_PRESET,
+      previousTokenEmbedding: true,
+      inductionRows: 0.1,
+      steps: 2400,
+      episodeDrills: [{ steps: 40, learningRate: 1e-3, drillRows: 2 }, { steps: 120, learningRate: 1e-3, drillRows: 2 }],
+    });
+  });
+
+  it("overrides the drill stages' steps, keeping each stage's settings and dropping stages of 0 steps", () => {
+    const stages = [{ steps: 40, learningRate: 1e-3, drillRows: 2 }, { steps: 120, learningRate: 5e-4, drillRows: 3 }];
+    expect(withDrillSteps(stages, [10, 20])).toEqual([{ steps: 10, learningRate: 1e-3, drillRows: 2 }, { steps: 20, learningRate: 5e-4, drillRows: 3 }]);
+    expect(withDrillSteps(stages, [0, 20])).toEqual([{ steps: 20, learningRate: 5e-4, drillRows: 3 }]);
+    // A third stage takes the last stage's settings; a preset without stages, 1e-3 and 2 episode rows.
+    expect(withDrillSteps(stages, [1, 2, 3])[2]).toEqual({ steps: 3, learningRate: 5e-4, drillRows: 3 });
+    expect(withDrillSteps([], [7])).toEqual([{ steps: 7, learningRate: 1e-3, drillRows: 2 }]);
+    expect(withDrillSteps(stages, [0])).toEqual([]);
   });
 
   it("rejects an unknown preset or thread count with the accepted values", async () => {
     const stderr = process.stderr.write;
     process.stderr.write = () => true;
     try {
-      await expect(runPretrainCli(["node", "pretrain", "--preset", "huge"])).rejects.toThrow(/--preset must be one of full, copy, induction/);
+      await expect(runPretrainCli(["node", "pretrain", "--preset", "huge"])).rejects.toThrow(/--preset must be one of induction, plain, copy/);
       await expect(runPretrainCli(["node", "pretrain", "--threads", "0"])).rejects.toThrow(/--threads needs an integer >= 1, got "0"/);
-      await expect(runPretrainCli(["node", "pretrain", "--episode-drill-steps", "-1"])).rejects.toThrow(/--episode-drill-steps needs an integer >= 0, got "-1"/);
+      await expect(runPretrainCli(["node", "pretrain", "--episode-drill-steps", "-1"])).rejects.toThrow(/--episode-drill-steps needs integers >= 0 separated by commas \(e\.g\. 40,120; 0 for none\), got "-1"/);
+      await expect(runPretrainCli(["node", "pretrain", "--episode-drill-steps", "40,,120"])).rejects.toThrow(/--episode-drill-steps needs integers >= 0 .*got "40,,120"/);
+      await expect(runPretrainCli(["node", "pretrain", "--episode-drill-steps", "40,1.5"])).rejects.toThrow(/--episode-drill-steps needs integers >= 0 .*got "40,1.5"/);
     } finally {
       process.stderr.write = stderr;
     }
