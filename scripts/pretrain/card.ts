@@ -51,7 +51,7 @@ export function renderModelCard(log: TrainingLog): string {
   const b = log.behaviour;
   /** Whether the copy probe says the model copies (half of the later digits or more). */
   const copies = b.copyProbe !== undefined && b.copyProbe.laterRight >= 0.5 * b.copyProbe.laterDigits;
-  /** A run of the copy recipe (`--preset copy`: call-drill rows), not the shipped build. */
+  /** A run with call-drill rows (`--preset copy` or `induction`), not the plain build. */
   const copyRecipe = t.toolDrill?.kind === "calls" && t.toolDrill.fraction > 0;
   const lines: string[] = [];
   const push = (...xs: string[]) => lines.push(...xs);
@@ -149,8 +149,12 @@ export function renderModelCard(log: TrainingLog): string {
       "question, call, the calculator's result, an answer stating it) and the rest corpus rows",
       `(${thousands(sum(drills.map((d) => d.rows)))} episode rows from ${thousands(sum(drills.map((d) => d.conversations)))} conversations; mean loss ${drills.map((d) => fixed(d.meanLoss)).join(", then ")}). The call drill never shows a`,
       "tool result, so without this phase the model calls the calculator right and then states a",
-      "number of its own; a short phase teaches the second copy without costing the chat much",
-      "(`docs/copying.md`).",
+      drills.length === 1
+        ? "number of its own; a short phase teaches the second copy without costing the chat much"
+        : "number of its own; short stages teach the second copy without costing the chat much (a second",
+      drills.length === 1
+        ? "(`docs/copying.md`)."
+        : "stage, restarting the optimizer, did more for the tool agent than one long one: `docs/copying.md`).",
     ]),
     "",
     "## Tokenizer",
@@ -205,7 +209,7 @@ export function renderModelCard(log: TrainingLog): string {
       ]
       : copyRecipe
       ? [
-        "Steps: the first build took 800 (~25 minutes under load), the second 1100 (15 minutes), the shipped",
+        "Steps: the first build took 800 (~25 minutes under load), the second 1100 (15 minutes), the plain",
         `build 1600 (22 minutes, one thread). This run takes ${thousands(t.steps)}${(t.threads ?? 1) > 1 ? ` on ${t.threads} threads` : ""}: copying the user's numbers formed only`,
         "after a plateau of 2800–3600 steps in the replica runs of `docs/copying.md`. Positions: on the previous corpus mix and",
       ]
@@ -352,8 +356,9 @@ export function renderModelCard(log: TrainingLog): string {
     "  call pairs per conversation (~15% of the targets are digits to copy) stayed at or below 25 of 143.",
     ...(copyRecipe
       ? [
-        "- Rotary positions, 1100 steps on the previous corpus mix: 11 of 143. The shipped build (more good",
-        "  calls, up to three calculations per conversation, 1600 steps, no drill rows): 13 of 143.",
+        "- Rotary positions, 1100 steps on the previous corpus mix: 11 of 143. The plain build (`--preset",
+        "  plain`, shipped until 28 Nov 2026: more good calls, up to three calculations per conversation,",
+        "  1600 steps, no drill rows): 13 of 143.",
       ]
       : [
         "- Rotary positions, 1100 steps on the previous corpus mix: 11 of 143. This build (more good calls,",
@@ -378,7 +383,7 @@ export function renderModelCard(log: TrainingLog): string {
     "",
     "- Longer: the PyTorch replica with 30% drill rows run to 4000 steps (on a CPU) left the plateau at",
     "  2800–3600 steps (192 and 117 of 200 later digits over two seeds, held-out perplexity 1.45–1.47), so",
-    `  copying and chat do coexist at this size, past ${copyRecipe ? "the shipped" : "this"} build's 1600 steps (\`docs/copying.md\`).`,
+    `  copying and chat do coexist at this size, past ${copyRecipe ? "the plain" : "this"} build's 1600 steps (\`docs/copying.md\`).`,
     "",
     ...(m.previousTokenEmbedding === true
       ? [
