@@ -144,7 +144,7 @@ describe("builtin:tiny-chat behaviour", () => {
     expect(log.heldOut.conversations).toBeGreaterThan(indices.length);
   });
 
-  it("reproduces the card's copy probe: the share of the user's digits it copies into a calculator call", async () => {
+  it("reproduces the card's copy probe: it copies the user's digits into a calculator call", async () => {
     const recorded = log.behaviour.copyProbe;
     expect(recorded, "training_log.json behaviour.copyProbe").toBeDefined();
     const result = await copyProbe(policy.model, policy.tokenizer);
@@ -153,16 +153,20 @@ describe("builtin:tiny-chat behaviour", () => {
     // Greedy argmax counts: equal on the backend that trained it; another backend may flip a near tie.
     expect(Math.abs(result.firstRight - (recorded?.firstRight ?? NaN))).toBeLessThanOrEqual(1);
     expect(Math.abs(result.laterRight - (recorded?.laterRight ?? NaN))).toBeLessThanOrEqual(2);
+    // It copies: nearly all later digits right (a uniform guess gets ~1 in 10).
+    expect(result.laterRight / result.laterDigits).toBeGreaterThan(0.85);
   });
 
-  it("reproduces the card's induction probe: it does not copy repeated random token runs in context", async () => {
+  it("reproduces the card's induction probe: it copies repeated random token runs in context, far above chance", async () => {
     const recorded = log.behaviour.inductionProbe;
     expect(recorded, "training_log.json behaviour.inductionProbe").toBeDefined();
     const result = await inductionProbe(policy.model, policy.tokenizer);
     expect(result.counted).toBe(recorded?.counted);
     expect(Math.abs(result.right - (recorded?.right ?? NaN))).toBeLessThanOrEqual(2);
-    expect(result.right / result.counted).toBeLessThan(0.1); // what the card and docs/copying.md say
+    // What the card and docs/copying.md say: about 4 in 10 (a model without the skill gets ~12 of 451).
+    expect(result.right / result.counted).toBeGreaterThan(0.3);
   });
+
 
   it("builds induction rows whose flagged tokens are exact repeats the tokens before them determine", () => {
     const make = inductionRows(policy.tokenizer);
@@ -213,10 +217,13 @@ describe("builtin:tiny-chat behaviour", () => {
     expect(misses.length).toBeGreaterThanOrEqual(wrong);
   });
 
-  it("is a rotary (GPT-NeoX layout) model, as its card says", () => {
+  it("is a rotary (GPT-NeoX layout) model with a previous-token embedding, as its card says", () => {
     expect(policy.model.config.positionEncoding).toBe("rotary");
     expect(log.model.positionEncoding).toBe("rotary");
     expect(readJson("config.json").model_type).toBe("gpt_neox");
+    expect(policy.model.config.previousTokenEmbedding).toBe(true);
+    expect(log.model.previousTokenEmbedding).toBe(true);
+    expect(readJson("config.json").previous_token_embedding).toBe(true);
   });
 });
 
