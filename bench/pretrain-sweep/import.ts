@@ -29,9 +29,9 @@ const floats = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
 const policy = await loadPolicy(base);
 const tensors = Object.fromEntries(Object.entries(index).map(([name, { shape, offset }]) =>
   [name, tf.tensor(floats.subarray(offset, offset + shape.reduce((a, b) => a * b, 1)), shape, "float32")]));
-// fromTensors checks every name and shape against the base model's config (plus the previous-token
-// embedding when the replica had one: `prev_emb`).
-const config = "wte_prev.weight" in tensors ? { ...policy.model.config, previousTokenEmbedding: true } : policy.model.config;
+// fromTensors checks every name and shape against the base model's config, with the previous-token
+// embedding exactly when the replica had one (`prev_emb`), whatever the base model has.
+const config = { ...policy.model.config, previousTokenEmbedding: "wte_prev.weight" in tensors };
 const model = Transformer.fromTensors(config, tensors);
 tf.dispose(Object.values(tensors));
 await saveDerivedModel(out, model, policy.tokenizer, base);
