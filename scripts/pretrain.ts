@@ -555,7 +555,7 @@ interface EpisodeDrillInputs {
  * last phase's row shape, a fixed number of episode rows per batch, cosine decay from the stage's
  * learning rate.
  */
-async function runEpisodeDrill({ model, parallel, packer, episodes, stage, preset, padId, say, onStep }: EpisodeDrillInputs): Promise<{ losses: number[]; tokens: number; seconds: number }> {
+async function runEpisodeDrill({ model, parallel, packer, episodes, stage, preset, padId, say, onStep }: EpisodeDrillInputs): Promise<{ meanLoss: number; tokens: number; seconds: number }> {
   const { steps, learningRate, drillRows } = stage;
   const { rowLength, batchRows } = preset.phases[preset.phases.length - 1];
   const optimizer = new AdamW(model.params, { beta1: preset.betas[0], beta2: preset.betas[1], epsilon: 1e-8, weightDecay: preset.weightDecay });
@@ -579,7 +579,7 @@ async function runEpisodeDrill({ model, parallel, packer, episodes, stage, prese
   }
   const mean = losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length);
   say(`episode-drill stage: ${steps} steps × ${drillRows} episode + ${batchRows - drillRows} corpus rows × ${rowLength}, lr ${learningRate} → 0, mean loss ${mean.toFixed(4)}`);
-  return { losses, tokens, seconds: (performance.now() - started) / 1000 };
+  return { meanLoss: mean, tokens, seconds: (performance.now() - started) / 1000 };
 }
 
 /**
@@ -677,7 +677,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   });
   barActive = bar !== undefined;
   let record: TrainingRecord;
-  const drillStages: { losses: number[]; tokens: number; seconds: number; rows: number; conversations: number }[] = [];
+  const drillStages: { meanLoss: number; tokens: number; seconds: number; rows: number; conversations: number }[] = [];
   try {
     record = await phases.time("training", () =>
       runTraining({ model, optimizer, parallel, packer, drill, induction, monitorSet, preset, steps, padId: endOfText, say, onStep: (done, loss, tokps) => bar?.update(done, { loss: loss.toFixed(3), tokps: tokps.toFixed(0) }) }));
@@ -749,9 +749,11 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const weightsFile = path.join(out, "model.safetensors");
   const packing = packer.stats;
   const tailStart = Math.floor(stepLosses.length * 0.9);
+  // Recorded only when it differs from the preset's drill.
+  const drillFlag = sameDrills(preset.episodeDrills, named.episodeDrills) ? "" : ` --episode-drill-steps ${preset.episodeDrills.map((d) => d.steps).join(",") || "0"}`;
   const command = options.quick
-    ? `npm run pretrain -- --quick --seed ${seed}${options.conversations !== undefined ? ` --conversations ${conversations}` : ""}${options.steps !== undefined ? ` --steps ${steps}` : ""}${sameDrills(preset.episodeDrills, named.episodeDrills) ? "" : ` --episode-drill-steps ${preset.episodeDrills.map((d) => d.steps).join(",") || "0"}`}`
-    : `npm run pretrain -- ${options.preset !== undefined && options.preset !== DEFAULT_PRESET ? `--preset ${options.preset} ` : ""}--seed ${seed} --conversations ${conversations} --steps ${steps} --backend ${options.backend}${threads === preset.threads ? "" : ` --threads ${threads}`}${sameDrills(preset.episodeDrills, named.episodeDrills) ? "" : ` --episode-drill-steps ${preset.episodeDrills.map((d) => d.steps).join(",") || "0"}`}`;
+    ? `npm run pretrain -- --quick --seed ${seed}${options.conversations !== undefined ? ` --conversations ${conversations}` : ""}${options.steps !== undefined ? ` --steps ${steps}` : ""}${drillFlag}`
+    : `npm run pretrain -- ${options.preset !== undefined && options.preset !== DEFAULT_PRESET ? `--preset ${options.preset} ` : ""}--seed ${seed} --conversations ${conversations} --steps ${steps} --backend ${options.backend}${threads === preset.threads ? "" : ` --threads ${threads}`}${drillFlag}`;
   const log: TrainingLog = {
     version: 1,
     command,
@@ -797,14 +799,7 @@ export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
       ...(preset.inductionRows > 0 ? { inductionRows: { fraction: preset.inductionRows, rows: record.inductionRows } } : {}),
       ...(drillStages.length > 0
         ? {
-          episodeDrills: drillStages.map((result, k) => ({
-            ...preset.episodeDrills[k],
-            rows: result.rows,
-            conversations: result.conversations,
-            tokens: result.tokens,
-            meanLoss: result.losses.reduce((a, b) => a + b, 0) / Math.max(1, result.losses.length),
-            seconds: result.seconds,
-          })),
+          episodeDrills: drillStages.map((result, k) => ({ ...preset.episodeDrills[k], ...result })),
         }
         : {}),
       threads: parallel.threads,
