@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { EXAMPLES } from "../../examples/index.js";
 import { parseExampleArgs } from "../../examples/harness.js";
 import { GrpoError } from "../core/errors.js";
+import { integerOption } from "./options.js";
 import { evaluate } from "../training/evaluate.js";
 import { loadAgentFromCheckpoint } from "../training/trainer.js";
 
@@ -22,12 +23,12 @@ function exampleOrFail(name: string) {
 }
 
 /** Evaluates `model` (a model name, a model folder or a training checkpoint) on an example's held-out scenarios. */
-export async function evalCommand(options: { model: string; example: string; episodes: number; json?: boolean }): Promise<void> {
+export async function evalCommand(options: { model: string; example: string; episodes?: number; json?: boolean }): Promise<void> {
   const example = exampleOrFail(options.example);
   const isCheckpoint = existsSync(path.join(options.model, "trainer_state.json"));
   const spec = example.spec({ modelName: isCheckpoint ? path.join(options.model, "model") : options.model });
   if (isCheckpoint) await loadAgentFromCheckpoint(options.model, { agent: spec.agent });
-  const report = await evaluate({ agent: spec.agent, environment: spec.evalEnvironment, reward: spec.reward, episodesPerScenario: options.episodes });
+  const report = await evaluate({ agent: spec.agent, environment: spec.evalEnvironment, reward: spec.reward, episodesPerScenario: options.episodes ?? spec.evalEpisodes ?? 4 });
   if (options.json) {
     const { groups: _groups, ...numbers } = report;
     console.log(JSON.stringify({ model: options.model, example: options.example, ...numbers }, null, 2));
@@ -47,9 +48,9 @@ export function registerEvalCommands(program: Command): void {
     .description("evaluate a model or checkpoint on an example's held-out scenarios")
     .requiredOption("--model <name|dir>", "builtin:<name>, a model folder, or a checkpoint folder (holds trainer_state.json)")
     .requiredOption("--example <name>", `one of: ${Object.keys(EXAMPLES).join(", ")}`)
-    .option("--episodes <n>", "episodes per held-out scenario", (v) => Number.parseInt(v, 10), 4)
+    .option("--episodes <n>", "episodes per held-out scenario (default: the example's own, as `grpo example` evaluates)", integerOption("--episodes", 1, 10_000))
     .option("--json", "print the numbers as JSON")
-    .action(async (opts: { model: string; example: string; episodes: number; json?: boolean }) => {
+    .action(async (opts: { model: string; example: string; episodes?: number; json?: boolean }) => {
       await evalCommand(opts);
     });
   program

@@ -10,6 +10,7 @@
  */
 import type { Command } from "commander";
 import { GrpoError } from "../core/errors.js";
+import { integerOption } from "./options.js";
 import type { Policy } from "../core/policy.js";
 import { loadPolicy } from "../model/registry.js";
 import { isRemoteModelName } from "../remote/policy.js";
@@ -25,16 +26,6 @@ export interface ServeCommandOptions {
   servedModelName?: string;
   seed?: number;
   maxTokens?: number;
-}
-
-function parseInteger(flag: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
-      throw new GrpoError("invalid_argument", `Invalid ${flag}.`, { field: flag, value, expected: `an integer in [${min}, ${max}]` });
-    }
-    return n;
-  };
 }
 
 /** Loads `model`: a training checkpoint or run folder (its trained weights), `builtin:<name>`, or a model folder. */
@@ -77,11 +68,11 @@ export function registerServeCommand(program: Command): void {
     .command("serve")
     .description("serve a model at an OpenAI-compatible endpoint (/v1/chat/completions with streaming, /v1/models)")
     .requiredOption("--model <name|dir>", "builtin:<name>, a local HF GPT-2 folder, or a checkpoint / run folder")
-    .option("--port <n>", "port (0 = any free port)", parseInteger("--port", 0, 65535), 8000)
+    .option("--port <n>", "port (0 = any free port)", integerOption("--port", 0, 65535), 8000)
     .option("--host <address>", "interface to listen on (0.0.0.0 = every interface)", "127.0.0.1")
     .option("--served-model-name <id>", "the model id clients send (default: the --model value)")
-    .option("--seed <n>", "seed of the sampler", parseInteger("--seed", 0, Number.MAX_SAFE_INTEGER))
-    .option("--max-tokens <n>", "max_tokens when a request gives none (default 256)", parseInteger("--max-tokens", 1, 1_000_000))
+    .option("--seed <n>", "seed of the sampler", integerOption("--seed", 0, Number.MAX_SAFE_INTEGER))
+    .option("--max-tokens <n>", "max_tokens when a request gives none (default 256)", integerOption("--max-tokens", 1, 1_000_000))
     .action(async (opts: ServeCommandOptions) => {
       const server = await serveCommand(opts);
       await new Promise<void>((resolve) => {

@@ -15,6 +15,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Command } from "commander";
+import { registerEvalCommands } from "../../src/cli/eval-command.js";
 import { MultiTurnAgent, resolveAgentConfig, ToolAgent } from "../../src/core/agent.js";
 import { ConversationEnvironment, EnvironmentState, TaskEnvironment, Environment, type StepResult } from "../../src/core/environment.js";
 import { runEpisode } from "../../src/core/episode.js";
@@ -619,6 +620,15 @@ export const BAD_INPUTS: BadInput[] = [
     run: () => cli(["--steps", "0"]),
     code: "invalid_argument",
     message: "Invalid --steps. Field: `--steps`. Got: \"0\". Expected: an integer >= 1." },
+
+  { area: "Command line (`grpo eval`)", input: "`--episodes 0`",
+    run: () => {
+      const program = new Command("grpo").exitOverride();
+      registerEvalCommands(program);
+      return thrown(() => program.parseAsync(["node", "grpo", "eval", "--model", "builtin:tiny-chat", "--example", "tool_agent", "--episodes", "0"]));
+    },
+    code: "invalid_argument",
+    message: "Invalid --episodes. Field: `--episodes`. Got: \"0\". Expected: an integer in [1, 10000]." },
 
   // ---------------------------------------------------------------------------------------------
   { area: "Remote models and the LLM judge", input: "training an agent whose model is remote (`openai:<model>`)",
