@@ -62,7 +62,7 @@ import { AdamW } from "../src/training/optimizer.js";
 import { learningRateAt } from "../src/training/config.js";
 import { corpusStats, generateCallDrillConversation, generateCorpus, generateDrillConversation, renderForPretraining, type CorpusConversation } from "./corpus/generate.js";
 import { copyProbe, describeCopyProbe, inductionProbe, inductionRows, type InductionRow } from "./pretrain/copy-probe.js";
-import { renderModelCard } from "./pretrain/card.js";
+import { describeDrillSteps, renderModelCard } from "./pretrain/card.js";
 import { conversationTokens, HELD_OUT_EVERY, isHeldOut, makeBatch, RowPacker, type EvalConversation } from "./pretrain/data.js";
 import type { LossPoint, PerplexityFigure, ReproducibilityCheck, TrainingLog } from "./pretrain/log.js";
 import { evaluate } from "./pretrain/loop.js";
@@ -595,7 +595,6 @@ const sameDrills = (a: readonly EpisodeDrillStage[], b: readonly EpisodeDrillSta
   a.length === b.length && a.every((stage, k) => stage.steps === b[k].steps);
 
 /** "40 + 120" */
-const describeDrillSteps = (stages: readonly EpisodeDrillStage[]): string => stages.map((d) => d.steps).join(" + ");
 
 /** Pretrains, evaluates and writes the model folder; resolves with the training log. */
 export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {

@@ -18,6 +18,8 @@ const perStage = (values: readonly (number | string)[]): string =>
   values.every((v) => v === values[0]) ? String(values[0]) : values.join(", then ");
 const describeRates = (drills: readonly { learningRate: number }[]): string => perStage(drills.map((d) => d.learningRate));
 const describeDrillRows = (drills: readonly { drillRows: number }[]): string => perStage(drills.map((d) => d.drillRows));
+/** The steps of each episode-drill stage, "40 + 120" (the card's and the console's wording). */
+export const describeDrillSteps = (drills: readonly { steps: number }[]): string => drills.map((d) => d.steps).join(" + ");
 const minutes = (s: number): string => `${(s / 60).toFixed(1)} min`;
 
 /** Tokens per second of each phase, from the loss curve's points at the phase boundaries. */
@@ -144,7 +146,7 @@ export function renderModelCard(log: TrainingLog): string {
       "",
       drills.length === 1
         ? `Episode drill: after the main schedule, ${drills[0].steps} more steps with a fresh AdamW, learning rate`
-        : `Episode drill: after the main schedule, ${drills.length} stages of ${drills.map((d) => d.steps).join(" + ")} steps, each with a fresh AdamW, learning rate`,
+        : `Episode drill: after the main schedule, ${drills.length} stages of ${describeDrillSteps(drills)} steps, each with a fresh AdamW, learning rate`,
       `${describeRates(drills)} decayed to 0 along a cosine, each batch ${describeDrillRows(drills)} rows of tool-use episodes (\`generateDrillConversation\`:`,
       "question, call, the calculator's result, an answer stating it) and the rest corpus rows",
       `(${thousands(sum(drills.map((d) => d.rows)))} episode rows from ${thousands(sum(drills.map((d) => d.conversations)))} conversations; mean loss ${drills.map((d) => fixed(d.meanLoss)).join(", then ")}). The call drill never shows a`,
