@@ -18,14 +18,25 @@ import { parseExampleArgs, runExample, type ExampleOptions, type ExampleResult, 
 const OPERATORS = ["+", "-", "*"] as const;
 const QUESTIONS = ["What is {e}?", "Can you calculate {e}?", "Please compute {e}.", "How much is {e}?"];
 
+/** One arithmetic problem: a scenario of the tool agent's environments (a type, so it is a ConversationScenario). */
+export type ArithmeticProblem = {
+  id: string;
+  /** The one user turn: the question. */
+  userResponses: string[];
+  /** The expression the question asks about, `"12 * 22"`. */
+  expression: string;
+  /** Its value (an integer). */
+  groundTruth: number;
+};
+
 /**
- * Seeded arithmetic problems `{ id, userResponses: [question], groundTruth }` (integer results).
- * `exclude` holds expressions (`"12 * 22"`) to leave out, so that a held-out set shares no problem with
- * a training set; the problems drawn are otherwise the same stream for a seed.
+ * Seeded arithmetic problems. `exclude` holds expressions (`"12 * 22"`) to leave out, so that a
+ * held-out set shares no problem with a training set; the problems drawn are otherwise the same stream
+ * for a seed.
  */
-export function arithmeticProblems(count: number, seed: number, prefix: string, exclude: ReadonlySet<string> = new Set()) {
+export function arithmeticProblems(count: number, seed: number, prefix: string, exclude: ReadonlySet<string> = new Set()): ArithmeticProblem[] {
   const rng = Rng.fromSeed(seed);
-  const problems: { id: string; userResponses: string[]; groundTruth: number }[] = [];
+  const problems: ArithmeticProblem[] = [];
   while (problems.length < count) {
     const op = OPERATORS[rng.int(OPERATORS.length)];
     const a = 2 + rng.int(op === "*" ? 30 : 400);
@@ -33,16 +44,9 @@ export function arithmeticProblems(count: number, seed: number, prefix: string, 
     const expression = `${a} ${op} ${b}`;
     const question = QUESTIONS[rng.int(QUESTIONS.length)].replace("{e}", expression);
     if (exclude.has(expression)) continue;
-    problems.push({ id: `${prefix}_${problems.length}`, userResponses: [question], groundTruth: evaluateArithmetic(expression) });
+    problems.push({ id: `${prefix}_${problems.length}`, userResponses: [question], expression, groundTruth: evaluateArithmetic(expression) });
   }
   return problems;
-}
-
-/** The expression a problem of {@link arithmeticProblems} asks about (`"What is 12 * 22?"` → `"12 * 22"`). */
-export function problemExpression(problem: { userResponses: readonly string[] }): string {
-  const match = /(\d+ [-+*] \d+)/.exec(problem.userResponses[0] ?? "");
-  if (match === null) throw new Error(`Not an arithmetic problem: ${JSON.stringify(problem.userResponses[0])}`);
-  return match[1];
 }
 
 /**
@@ -67,7 +71,7 @@ export function toolAgentExampleSpec(options: ExampleOptions = {}): ExampleSpec 
     seed: options.seed ?? 0,
   }, { tools: [calculatorTool], maxToolRounds: 2, advertiseTools: false });
   const train = arithmeticProblems(TRAIN_PROBLEMS, 1, "train");
-  const heldOut = arithmeticProblems(HELDOUT_PROBLEMS, 2, "heldout", new Set(train.map(problemExpression)));
+  const heldOut = arithmeticProblems(HELDOUT_PROBLEMS, 2, "heldout", new Set(train.map((p) => p.expression)));
   const environment = new ConversationEnvironment({ scenarios: train, maxTurns: 1 });
   const evalEnvironment = new ConversationEnvironment({ scenarios: heldOut, maxTurns: 1 });
   return {

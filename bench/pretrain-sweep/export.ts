@@ -60,8 +60,7 @@ dump("drillB", generateCorpus({ seed: 7, conversations: 100_000 })
 const prefixLength = tokenizer.encode('<tool_call>{"name": "calculator", "arguments": {"expression": "').length;
 const items = arithmeticProblems(40, 2, "probe").map((problem) => {
   const question = problem.userResponses[0];
-  const expression = /(\d+ [-+*] \d+)/.exec(question)?.[1];
-  if (expression === undefined) throw new Error(`no expression in ${question}`);
+  const expression = problem.expression;
   const result = formatNumber(evaluateArithmetic(expression));
   const system = { role: "system" as const, content: SYSTEM_PROMPTS.calculator };
   const user = { role: "user" as const, content: question };

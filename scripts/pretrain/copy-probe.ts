@@ -46,8 +46,7 @@ async function probeExpressions(model: Transformer, tokenizer: ChatTokenizer): P
   const out: ProbedExpression[] = [];
   for (const problem of problems) {
     const question = problem.userResponses[0];
-    const expression = /(\d+ [-+*] \d+)/.exec(question)?.[1];
-    if (expression === undefined) throw new Error(`no expression in ${JSON.stringify(question)}`);
+    const expression = problem.expression;
     const promptIds = tokenizer.encodeChat(
       [{ role: "system", content: SYSTEM_PROMPTS.calculator }, { role: "user", content: question }],
       { addGenerationPrompt: true },
