@@ -85,6 +85,7 @@ for (const name of names) {
 
 const fmt = (xs: number[]) => `${mean(xs).toFixed(3)} ± ${std(xs).toFixed(3)}`;
 const run: Run = { date: new Date().toISOString(), args: process.argv.slice(2) };
+// Read again now, not at the start: another eval:learning --merge may have written the file meanwhile.
 const previous = opts.merge && existsSync(opts.out) ? readResults(opts.out) : undefined;
 const measured = new Set(rows.map((r) => `${r.example}/${r.seed}`));
 const kept = (previous?.rows ?? []).filter((r) => !measured.has(`${r.example}/${r.seed}`));
