@@ -594,8 +594,6 @@ export function withDrillSteps(stages: readonly EpisodeDrillStage[], steps: read
 const sameDrills = (a: readonly EpisodeDrillStage[], b: readonly EpisodeDrillStage[]): boolean =>
   a.length === b.length && a.every((stage, k) => stage.steps === b[k].steps);
 
-/** "40 + 120" */
-
 /** Pretrains, evaluates and writes the model folder; resolves with the training log. */
 export async function pretrain(options: PretrainOptions): Promise<TrainingLog> {
   const named = options.quick ? QUICK_PRESET : PRESETS[options.preset ?? DEFAULT_PRESET];
